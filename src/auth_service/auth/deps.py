@@ -1,0 +1,125 @@
+"""Typed dependencies: what a route needs is visible in its signature.
+
+`endpoint(...)` runs Better Auth's request pipeline in its order: body and content type,
+origin / CSRF checks, validation, then the session requirement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Annotated, Any
+
+from fastapi import Depends
+from starlette.requests import Request
+
+from auth_service.auth.context import AuthContext
+from auth_service.auth.sessions.service import (
+    CookieSession,
+    ResolvedSession,
+    SessionService,
+    read_cookie_session,
+)
+from auth_service.core.errors import APIError, ErrorCode
+from auth_service.core.origins import check_callback_urls, check_form_csrf, check_request_origin
+from auth_service.core.body import read_body
+from auth_service.core.validation import NO_BODY, Field, validate
+from auth_service.db.engine import RequestDb
+
+
+def get_context(request: Request) -> AuthContext:
+    ctx: AuthContext = request.app.state.auth
+    return ctx
+
+
+Ctx = Annotated[AuthContext, Depends(get_context)]
+
+
+async def get_request_db(ctx: Ctx) -> AsyncIterator[RequestDb]:
+    db = RequestDb(ctx.database)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+Db = Annotated[RequestDb, Depends(get_request_db)]
+
+
+def get_session_service(request: Request) -> SessionService:
+    service: SessionService = request.app.state.sessions
+    return service
+
+
+Sessions = Annotated[SessionService, Depends(get_session_service)]
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class SessionNeed(Enum):
+    NONE = "none"
+    REQUIRED = "required"  # Better Auth's sessionMiddleware
+    FRESH = "fresh"  # freshSessionMiddleware
+
+
+@dataclass(slots=True)
+class AuthCall:
+    """One auth request after the pipeline ran."""
+
+    request: Request
+    ctx: AuthContext
+    db: RequestDb
+    sessions: SessionService
+    body: dict[str, Any]
+    raw: Any
+    cookie: CookieSession
+    current: ResolvedSession | None = None
+    set_cookies: list[str] = field(default_factory=list)
+
+    @property
+    def session(self) -> ResolvedSession:
+        if self.current is None:  # pragma: no cover - guarded by SessionNeed
+            raise APIError(401, ErrorCode.UNAUTHORIZED)
+        return self.current
+
+
+def endpoint(
+    schema: tuple[Field, ...] | None = None,
+    *,
+    session: SessionNeed = SessionNeed.NONE,
+    allow_form: bool = False,
+    body_optional: bool = False,
+) -> Callable[..., Awaitable[AuthCall]]:
+    """A dependency running the pipeline for one endpoint."""
+
+    async def dependency(request: Request, ctx: Ctx, db: Db, sessions: Sessions) -> AuthCall:
+        raw = await read_body(request, allow_form=allow_form)
+        cookie = read_cookie_session(ctx, request)
+        own_origin = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        body_for_urls = raw if isinstance(raw, dict) else {}
+        if request.method not in SAFE_METHODS:
+            if allow_form:
+                check_form_csrf(
+                    ctx.trusted_origins, request.headers, own_origin, cookie.has_cookie_header
+                )
+            elif cookie.has_cookie_header:
+                check_request_origin(ctx.trusted_origins, request.headers, own_origin)
+            check_callback_urls(ctx.trusted_origins, body_for_urls, request.query_params)
+        if schema is None or (body_optional and raw is NO_BODY):
+            body: dict[str, Any] = body_for_urls
+        else:
+            body = validate(raw, schema)
+        call = AuthCall(request, ctx, db, sessions, body, raw, cookie)
+        if session is not SessionNeed.NONE:
+            conn = await db.conn()
+            found = await sessions.lookup(conn, cookie, refresh=False)
+            if found.found is None:
+                raise APIError(401, ErrorCode.UNAUTHORIZED, cookies=found.clear_cookies)
+            if session is SessionNeed.FRESH and not sessions.is_fresh(found.found.session):
+                raise APIError(403, ErrorCode.SESSION_NOT_FRESH)
+            call.current = found.found
+        return call
+
+    return dependency

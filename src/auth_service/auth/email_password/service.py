@@ -1,0 +1,145 @@
+"""Rules of e-mail and password sign-up, sign-in and password changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+
+from auth_service.auth.context import AuthContext
+from auth_service.auth.sessions.service import SessionService
+from auth_service.auth.users.repository import CREDENTIAL_PROVIDER, UserRepository
+from auth_service.core.clock import utcnow
+from auth_service.core.errors import APIError, ErrorCode
+from auth_service.core.ids import generate_id
+from auth_service.core.validation import is_valid_email, utf16_length
+from auth_service.db.engine import RequestDb
+
+
+@dataclass(slots=True)
+class SignedIn:
+    user: dict[str, Any]
+    session: dict[str, Any] | None
+
+
+class EmailPasswordService:
+    def __init__(self, ctx: AuthContext, sessions: SessionService) -> None:
+        self.ctx = ctx
+        self.sessions = sessions
+        self.users = UserRepository(ctx.schema)
+
+    def check_password_length(self, password: str, *, check_min: bool = True) -> None:
+        length = utf16_length(password)
+        if check_min and length < self.ctx.settings.min_password_length:
+            raise APIError(400, ErrorCode.PASSWORD_TOO_SHORT)
+        if length > self.ctx.settings.max_password_length:
+            raise APIError(400, ErrorCode.PASSWORD_TOO_LONG)
+
+    async def sign_up(
+        self,
+        db: RequestDb,
+        request: Request,
+        *,
+        name: str,
+        email: str,
+        password: str,
+        image: str | None,
+        remember_me: bool,
+    ) -> SignedIn:
+        if self.ctx.settings.disable_sign_up:
+            raise APIError(400, ErrorCode.EMAIL_PASSWORD_SIGN_UP_DISABLED)
+        self.check_password_length(password)
+        email = email.lower()
+        if await self.users.email_exists(await db.conn(), email):
+            raise APIError(422, ErrorCode.USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL)
+        password_hash = await self.ctx.hasher.hash(password)
+        now = utcnow()
+        user = {
+            "id": generate_id(),
+            "name": name,
+            "email": email,
+            "email_verified": False,
+            "image": image,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            async with db.transaction() as conn:
+                await self.users.insert_user(conn, user)
+                await self.users.insert_account(
+                    conn,
+                    {
+                        "id": generate_id(),
+                        "account_id": user["id"],
+                        "provider_id": CREDENTIAL_PROVIDER,
+                        "user_id": user["id"],
+                        "password": password_hash,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                )
+                session = await self.sessions.create(
+                    conn, request, user["id"], remember_me=remember_me
+                )
+        except IntegrityError as exc:
+            # A concurrent sign-up of the same address won the unique constraint.
+            raise APIError(422, ErrorCode.USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL) from exc
+        return SignedIn(user=user, session=session)
+
+    async def sign_in(
+        self, db: RequestDb, request: Request, *, email: str, password: str, remember_me: bool
+    ) -> SignedIn:
+        if not is_valid_email(email):
+            raise APIError(400, ErrorCode.INVALID_EMAIL)
+        self.check_password_length(password, check_min=False)
+        conn = await db.conn()
+        found = await self.users.find_with_credential_by_email(conn, email.lower())
+        if found is None or found[2] is None:
+            await self.ctx.hasher.spend_equal_time(password)
+            raise APIError(401, ErrorCode.INVALID_EMAIL_OR_PASSWORD)
+        user, account_id, password_hash = found
+        assert account_id is not None and password_hash is not None
+        result = await self.ctx.hasher.verify(password_hash, password)
+        if not result.ok:
+            raise APIError(401, ErrorCode.INVALID_EMAIL_OR_PASSWORD)
+        if result.needs_rehash:
+            new_hash = await self.ctx.hasher.hash(password)
+            await self.users.set_password(conn, account_id, new_hash, utcnow())
+        session = await self.sessions.create(conn, request, user["id"], remember_me=remember_me)
+        return SignedIn(user=user, session=session)
+
+    async def check_current_password(
+        self, db: RequestDb, user_id: str, password: str
+    ) -> tuple[dict[str, Any], str]:
+        """The user and credential account id, if `password` is the user's password."""
+        found = await self.users.find_with_credential_by_id(await db.conn(), user_id)
+        if found is None or found[1] is None or found[2] is None:
+            raise APIError(400, ErrorCode.CREDENTIAL_ACCOUNT_NOT_FOUND)
+        user, account_id, password_hash = found
+        if not (await self.ctx.hasher.verify(password_hash, password)).ok:
+            raise APIError(400, ErrorCode.INVALID_PASSWORD)
+        return user, account_id
+
+    async def change_password(
+        self,
+        db: RequestDb,
+        request: Request,
+        *,
+        user_id: str,
+        current_password: str,
+        new_password: str,
+        revoke_other_sessions: bool,
+    ) -> SignedIn:
+        self.check_password_length(new_password)
+        self.check_password_length(current_password, check_min=False)
+        user, account_id = await self.check_current_password(db, user_id, current_password)
+        new_hash = await self.ctx.hasher.hash(new_password)
+        session = None
+        async with db.transaction() as conn:
+            await self.users.set_password(conn, account_id, new_hash, utcnow())
+            if revoke_other_sessions:
+                await self.sessions.repository.delete_all_for_user(conn, user_id)
+                session = await self.sessions.create(conn, request, user_id)
+        return SignedIn(user=user, session=session)

@@ -1,0 +1,99 @@
+"""get-session, list-sessions, the revoke endpoints and sign-out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from starlette.requests import Request
+from starlette.responses import Response
+
+from auth_service.auth.deps import AuthCall, Ctx, Db, Sessions, SessionNeed, endpoint
+from auth_service.auth.http import clear_session_cookie_lines, json_response
+from auth_service.auth.serializers import session_json, user_json
+from auth_service.auth.sessions.service import read_cookie_session
+from auth_service.core.clock import utcnow
+from auth_service.core.errors import APIError, ErrorCode
+from auth_service.core.validation import Field
+
+router = APIRouter()
+
+NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
+SIGN_OUT = (
+    Field("callbackURL", optional=True),
+    Field("disableRedirect", "boolean", optional=True),
+)
+REVOKE_SESSION = (Field("token"),)
+
+
+@router.get("/get-session")
+async def get_session(request: Request, ctx: Ctx, db: Db, sessions: Sessions) -> Response:
+    cookie = read_cookie_session(ctx, request)
+    if cookie.token is None:
+        return json_response(None, headers=NO_STORE)
+    disable_refresh = request.query_params.get("disableRefresh") == "true"
+    found = await sessions.lookup(await db.conn(), cookie, refresh=not disable_refresh)
+    if found.found is None:
+        return json_response(None, headers=NO_STORE, cookies=found.clear_cookies)
+    resolved = found.found
+    return json_response(
+        {"session": session_json(resolved.session), "user": user_json(resolved.user)},
+        headers=NO_STORE,
+        cookies=resolved.cookies,
+    )
+
+
+@router.post("/get-session")
+async def get_session_post() -> Response:
+    raise APIError(405, ErrorCode.METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED)
+
+
+@router.get("/list-sessions")
+async def list_sessions(
+    call: Annotated[AuthCall, Depends(endpoint(session=SessionNeed.FRESH))],
+) -> Response:
+    rows = await call.sessions.repository.list_active(
+        await call.db.conn(), call.session.user["id"], utcnow()
+    )
+    return json_response([session_json(row) for row in rows])
+
+
+@router.post("/revoke-session")
+async def revoke_session(
+    call: Annotated[AuthCall, Depends(endpoint(REVOKE_SESSION, session=SessionNeed.REQUIRED))],
+) -> Response:
+    token = call.body["token"]
+    await call.sessions.repository.delete_user_session_by_token(
+        await call.db.conn(), call.session.user["id"], token
+    )
+    cookies = clear_session_cookie_lines(call.ctx) if token == call.session.session["token"] else []
+    return json_response({"status": True}, cookies=cookies)
+
+
+@router.post("/revoke-sessions")
+async def revoke_sessions(
+    call: Annotated[AuthCall, Depends(endpoint(session=SessionNeed.REQUIRED))],
+) -> Response:
+    await call.sessions.repository.delete_all_for_user(
+        await call.db.conn(), call.session.user["id"]
+    )
+    return json_response({"status": True}, cookies=clear_session_cookie_lines(call.ctx))
+
+
+@router.post("/revoke-other-sessions")
+async def revoke_other_sessions(
+    call: Annotated[AuthCall, Depends(endpoint(session=SessionNeed.REQUIRED))],
+) -> Response:
+    await call.sessions.repository.delete_others_for_user(
+        await call.db.conn(), call.session.user["id"], call.session.session["token"]
+    )
+    return json_response({"status": True})
+
+
+@router.post("/sign-out")
+async def sign_out(
+    call: Annotated[AuthCall, Depends(endpoint(SIGN_OUT, body_optional=True))],
+) -> Response:
+    if call.cookie.token is not None:
+        await call.sessions.repository.delete_by_token(await call.db.conn(), call.cookie.token)
+    return json_response({"success": True}, cookies=clear_session_cookie_lines(call.ctx))

@@ -1,0 +1,137 @@
+"""Session rules: creation, lookup from the cookie, expiry, the sliding refresh."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+
+from auth_service.auth.context import AuthContext
+from auth_service.auth.http import clear_session_cookie_lines, client_ip, session_cookie_lines
+from auth_service.auth.sessions.repository import SessionRecord, SessionRepository
+from auth_service.core.clock import seconds, to_naive_utc, utcnow
+from auth_service.core.cookies import parse_cookie_header, verify_signed_value
+from auth_service.core.ids import generate_id, generate_session_token
+
+ONE_DAY = 86400
+
+
+@dataclass(slots=True)
+class CookieSession:
+    """What the request's cookies say about its session."""
+
+    token: str | None
+    """The verified session token, or None without a validly signed cookie."""
+    dont_remember: bool
+    has_cookie_header: bool
+
+
+@dataclass(slots=True)
+class ResolvedSession:
+    session: dict[str, Any]
+    user: dict[str, Any]
+    cookies: list[str] = field(default_factory=list)
+    """Set-Cookie lines the lookup produced (a refreshed cookie)."""
+
+
+@dataclass(slots=True)
+class Lookup:
+    """The outcome of reading the session: found, or absent with cookies to clear."""
+
+    found: ResolvedSession | None
+    clear_cookies: list[str] = field(default_factory=list)
+
+
+def read_cookie_session(ctx: AuthContext, request: Request) -> CookieSession:
+    header = request.headers.get("cookie")
+    cookies = parse_cookie_header(header)
+    raw = cookies.get(ctx.cookies.session_token)
+    token = verify_signed_value(ctx.secret, raw) if raw else None
+    dont_remember_raw = cookies.get(ctx.cookies.dont_remember)
+    dont_remember = bool(dont_remember_raw) and (
+        verify_signed_value(ctx.secret, dont_remember_raw or "") == "true"
+    )
+    return CookieSession(token=token, dont_remember=dont_remember, has_cookie_header=bool(header))
+
+
+class SessionService:
+    def __init__(self, ctx: AuthContext) -> None:
+        self.ctx = ctx
+        self.repository = SessionRepository(ctx.schema)
+
+    async def create(
+        self,
+        conn: AsyncConnection,
+        request: Request,
+        user_id: str,
+        *,
+        remember_me: bool = True,
+    ) -> dict[str, Any]:
+        now = utcnow()
+        expires_in = self.ctx.settings.session_expires_in if remember_me else ONE_DAY
+        session = {
+            "id": generate_id(),
+            "token": generate_session_token(),
+            "user_id": user_id,
+            "expires_at": now + seconds(expires_in),
+            "created_at": now,
+            "updated_at": now,
+            "ip_address": client_ip(request),
+            "user_agent": request.headers.get("user-agent", ""),
+        }
+        await self.repository.insert(conn, session)
+        return session
+
+    def sign_in_cookies(self, session: dict[str, Any], *, remember_me: bool) -> list[str]:
+        return session_cookie_lines(self.ctx, session["token"], remember_me=remember_me)
+
+    async def lookup(
+        self,
+        conn: AsyncConnection,
+        cookie: CookieSession,
+        *,
+        refresh: bool = True,
+    ) -> Lookup:
+        """Find the live session of the request; delete it if it has expired."""
+        if cookie.token is None:
+            return Lookup(found=None)
+        record = await self.repository.find_with_user(conn, cookie.token)
+        clear = clear_session_cookie_lines(self.ctx)
+        if record is None:
+            return Lookup(found=None, clear_cookies=clear)
+        now = utcnow()
+        expires_at = to_naive_utc(record.session["expires_at"])
+        if expires_at < now:
+            await self.repository.delete_by_token(conn, cookie.token)
+            return Lookup(found=None, clear_cookies=clear)
+        resolved = ResolvedSession(session=record.session, user=record.user)
+        if refresh and not cookie.dont_remember and self._due_for_refresh(expires_at, now):
+            if not await self._refresh(conn, record, now):
+                return Lookup(found=None, clear_cookies=clear)
+            resolved.cookies = self.sign_in_cookies(record.session, remember_me=True)
+        return Lookup(found=resolved)
+
+    def _due_for_refresh(self, expires_at: datetime, now: datetime) -> bool:
+        settings = self.ctx.settings
+        if settings.session_update_age <= 0:
+            return False
+        issued = expires_at - seconds(settings.session_expires_in)
+        return issued + seconds(settings.session_update_age) <= now
+
+    async def _refresh(self, conn: AsyncConnection, record: SessionRecord, now: datetime) -> bool:
+        new_expiry = now + seconds(self.ctx.settings.session_expires_in)
+        updated = await self.repository.extend(conn, record.session["token"], new_expiry, now)
+        if updated:
+            record.session["expires_at"] = new_expiry
+            record.session["updated_at"] = now
+        return updated
+
+    def is_fresh(self, session: dict[str, Any]) -> bool:
+        fresh_age = self.ctx.settings.session_fresh_age
+        if fresh_age <= 0:
+            return True
+        created = to_naive_utc(session["created_at"])
+        return (utcnow() - created).total_seconds() < fresh_age

@@ -1,0 +1,231 @@
+"""The `auth-service` command: serve, dev, and database work."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+
+from auth_service.auth.context import naming_from
+from auth_service.db.engine import (
+    Database,
+    DatabaseURLError,
+    async_database_url,
+    is_database_fault,
+)
+from auth_service.db.embedded import EmbeddedPostgresError, embedded_postgres
+from auth_service.settings import ConfigError, Settings
+
+app = typer.Typer(
+    help="auth-service: a Better Auth compatible authentication service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database migrations and schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+log = logging.getLogger("auth_service.cli")
+
+
+class CLIError(Exception):
+    """An expected failure: printed as one line, exit status 1."""
+
+
+def _fail(message: str) -> NoReturn:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    sys.exit(1)
+
+
+def _info(message: str) -> None:
+    typer.secho(message, fg=typer.colors.CYAN, err=True)
+
+
+def load_settings() -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise CLIError(f"invalid configuration ({problems}). Fix the environment or .env.") from exc
+    settings.check_safe_to_start()
+    return settings
+
+
+def _describe_url(url: str) -> str:
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return "DATABASE_URL"
+    host = parsed.host or parsed.query.get("host") or "local socket"
+    return f"{host}:{parsed.port or 5432}/{parsed.database or ''}"
+
+
+def check_database(url: str, timeout: float) -> None:
+    """Fail with a clear message if the database cannot be reached."""
+    async_database_url(url)  # a bad URL raises DatabaseURLError with its own message
+
+    async def ping() -> None:
+        database = Database(url, pool_size=1, timeout=timeout)
+        try:
+            await database.ping()
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(ping())
+    except Exception as exc:
+        if is_database_fault(exc) or "does not exist" in str(exc) or "password" in str(exc):
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0] or type(exc).__name__
+            raise CLIError(
+                f"cannot reach the database at {_describe_url(url)} ({reason}). "
+                "Check that PostgreSQL is running and DATABASE_URL is right, "
+                "or unset DATABASE_URL to use the embedded one."
+            ) from exc
+        raise
+
+
+@contextmanager
+def database_url(settings: Settings, *, migrate: bool) -> Iterator[str]:
+    """The configured database, or an embedded one started for the duration."""
+    if settings.database_url:
+        check_database(settings.database_url, settings.db_timeout_seconds)
+        if migrate:
+            _migrate(settings.database_url, settings)
+        yield settings.database_url
+        return
+    _info(f"DATABASE_URL is not set: using the embedded PostgreSQL in {settings.embedded_pg_dir}")
+    with embedded_postgres(settings.embedded_pg_dir) as url:
+        _migrate(url, settings)
+        yield url
+
+
+def _migrate(url: str, settings: Settings) -> None:
+    from auth_service.db import migrate  # noqa: PLC0415
+
+    _info("Applying migrations ...")
+    migrate.upgrade(url, naming_from(settings))
+    _info("Migrations: database is at head")
+
+
+def _run_server(
+    *, host: str, port: int, workers: int, reload: bool, migrate: bool, log_level: str
+) -> None:
+    import uvicorn  # noqa: PLC0415
+
+    settings = load_settings()
+    with database_url(settings, migrate=migrate) as url:
+        os.environ["DATABASE_URL"] = url
+        _info(f"Serving on http://{host}:{port} ({'reload' if reload else f'{workers} worker(s)'})")
+        uvicorn.run(
+            "auth_service.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=None if reload else workers,
+            reload=reload,
+            reload_dirs=[os.path.dirname(__file__)] if reload else None,
+            loop="uvloop",
+            http="httptools",
+            log_level=log_level,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=20,
+        )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",  # noqa: S104
+    port: Annotated[int, typer.Option(help="Port to listen on.", envvar="PORT")] = 3000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", envvar="WEB_CONCURRENCY")] = 1,
+    migrate: Annotated[
+        bool, typer.Option(help="Apply migrations first (always on for the embedded database).")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+) -> None:
+    """Run the production server."""
+    _run_server(
+        host=host, port=port, workers=workers, reload=False, migrate=migrate, log_level=log_level
+    )
+
+
+@app.command()
+def dev(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", envvar="PORT")] = 3000,
+) -> None:
+    """Run with hot reload and migrations applied (development)."""
+    _run_server(host=host, port=port, workers=1, reload=True, migrate=True, log_level="debug")
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply every pending migration (Alembic upgrade to head)."""
+    settings = load_settings()
+    with database_url(settings, migrate=True):
+        pass
+
+
+@db_app.command("generate")
+def db_generate(
+    message: Annotated[str, typer.Option("-m", "--message", help="What the revision does.")],
+) -> None:
+    """Autogenerate a migration from the difference between the models and the database."""
+    from auth_service.db import migrate  # noqa: PLC0415
+
+    settings = load_settings()
+    with database_url(settings, migrate=True) as url:
+        path = migrate.generate(url, naming_from(settings), message)
+    _info(f"Created {path}" if path else "No changes detected; nothing generated")
+
+
+@db_app.command("push")
+def db_push() -> None:
+    """Create the tables the models have and the database lacks (development only)."""
+    from auth_service.db import migrate  # noqa: PLC0415
+
+    settings = load_settings()
+    if settings.is_production:
+        raise CLIError("`db push` is for development databases; use `db migrate` in production.")
+    with database_url(settings, migrate=False) as url:
+        created = migrate.push(url, naming_from(settings))
+    _info(f"Created tables: {', '.join(created)}" if created else "Schema already up to date")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show the database's revision and the latest one."""
+    from auth_service.db import migrate  # noqa: PLC0415
+
+    settings = load_settings()
+    with database_url(settings, migrate=False) as url:
+        state = migrate.status(url, naming_from(settings))
+    typer.echo(f"current: {state.current or '(none)'}")
+    typer.echo(f"head:    {state.head}")
+    typer.echo("up to date" if state.up_to_date else "pending migrations: run `auth-service db migrate`")
+    if not state.up_to_date:
+        raise typer.Exit(2)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("embedded_postgres", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        app()
+    except (CLIError, ConfigError, DatabaseURLError, EmbeddedPostgresError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,114 @@
+"""Request body validation with zod's issue texts, as Better Auth reports them.
+
+A schema is a tuple of fields in declaration order; issues are reported in that order as
+`[body.<field>] <zod message>` and joined with `; ` into one 400 VALIDATION_ERROR.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from auth_service.core.errors import APIError, ErrorCode
+
+FieldKind = Literal["string", "boolean", "email"]
+
+EMAIL_PATTERN = re.compile(
+    r"^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@"
+    r"(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$"
+)
+
+
+def is_valid_email(value: str) -> bool:
+    return EMAIL_PATTERN.fullmatch(value) is not None
+
+
+def js_type_name(value: object) -> str:
+    """The type zod names in `received <type>`."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    kind: FieldKind = "string"
+    optional: bool = False
+    nullable: bool = False
+    min_length: int = 0
+
+
+_MISSING = object()
+
+
+def _issue(field: Field, value: object) -> str | None:
+    if value is _MISSING:
+        if field.optional:
+            return None
+        expected = "boolean" if field.kind == "boolean" else "string"
+        return f"Invalid input: expected {expected}, received undefined"
+    if value is None and field.nullable:
+        return None
+    if field.kind == "boolean":
+        if not isinstance(value, bool):
+            return f"Invalid input: expected boolean, received {js_type_name(value)}"
+        return None
+    if not isinstance(value, str):
+        return f"Invalid input: expected string, received {js_type_name(value)}"
+    if field.kind == "email" and not is_valid_email(value):
+        return "Invalid email address"
+    if utf16_length(value) < field.min_length:
+        return f"Too small: expected string to have >={field.min_length} characters"
+    return None
+
+
+def utf16_length(value: str) -> int:
+    """Length as JavaScript counts it (UTF-16 code units)."""
+    return len(value) + sum(1 for char in value if ord(char) > 0xFFFF)
+
+
+def body_object(body: object) -> dict[str, Any]:
+    """The body as an object, or Better Auth's error for a missing or non-object body."""
+    if isinstance(body, dict):
+        return body
+    received = "undefined" if body is _NO_BODY else js_type_name(body)
+    if body is _NO_BODY:
+        message = f"[body] Invalid input: expected object, received {received}"
+    else:
+        message = (
+            f"[body] Invalid input: expected object, received {received}; "
+            f"[body] Invalid input: expected record, received {received}"
+        )
+    raise APIError(400, ErrorCode.VALIDATION_ERROR, message)
+
+
+_NO_BODY: Any = object()
+NO_BODY: Any = _NO_BODY
+"""Marker for a request without a body (distinct from a JSON `null`)."""
+
+
+def validate(body: object, schema: tuple[Field, ...]) -> dict[str, Any]:
+    """Check `body` against `schema`; return the known fields that are present."""
+    data = body_object(body)
+    issues: list[str] = []
+    clean: dict[str, Any] = {}
+    for field in schema:
+        value = data.get(field.name, _MISSING)
+        issue = _issue(field, value)
+        if issue is not None:
+            issues.append(f"[body.{field.name}] {issue}")
+        elif value is not _MISSING:
+            clean[field.name] = value
+    if issues:
+        raise APIError(400, ErrorCode.VALIDATION_ERROR, "; ".join(issues))
+    return clean

@@ -1,0 +1,103 @@
+"""The async engine, the request-scoped connection, and database-fault detection."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+
+class DatabaseURLError(ValueError):
+    """DATABASE_URL cannot be used; the message says why."""
+
+
+def async_database_url(url: str) -> str:
+    """Accept the seed's `postgres://` and plain `postgresql://` URLs; use asyncpg."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseURLError(
+            f"DATABASE_URL is not a valid URL ({exc}). "
+            "Expected e.g. postgresql://user:password@host:5432/dbname"
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend not in ("postgres", "postgresql"):
+        raise DatabaseURLError(
+            f"DATABASE_URL uses '{backend}', but auth-service runs on PostgreSQL only. "
+            "Use postgresql://user:password@host:5432/dbname, or unset it for the embedded one."
+        )
+    parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_database_fault(exc: BaseException) -> bool:
+    """True for errors meaning the database is unreachable, not for bad queries."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OSError | asyncio.TimeoutError | ConnectionError)
+
+
+class Database:
+    """One engine for the process; connections are taken per request, lazily."""
+
+    def __init__(self, url: str, *, pool_size: int, timeout: float) -> None:
+        self.timeout = timeout
+        self.engine: AsyncEngine = create_async_engine(
+            async_database_url(url),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=timeout,
+            pool_recycle=1800,
+            connect_args={"timeout": timeout, "command_timeout": timeout * 2},
+        )
+        # Single statements run in autocommit: one round trip, no BEGIN/COMMIT.
+        self.autocommit_engine: AsyncEngine = self.engine.execution_options(
+            isolation_level="AUTOCOMMIT"
+        )
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        async with asyncio.timeout(self.timeout):
+            async with self.autocommit_engine.connect() as conn:
+                await conn.execute(text("select 1"))
+
+
+class RequestDb:
+    """The request's database access: one autocommit connection, taken on first use.
+
+    Work that must be atomic runs in `transaction()`, which commits or rolls back as a unit.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._conn: AsyncConnection | None = None
+
+    async def conn(self) -> AsyncConnection:
+        if self._conn is None:
+            self._conn = await self._database.autocommit_engine.connect()
+        return self._conn
+
+    async def execute(self, statement: Any, params: Any = None) -> Any:
+        conn = await self.conn()
+        return await conn.execute(statement, params)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self._database.engine.begin() as conn:
+            yield conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()

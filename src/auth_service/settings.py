@@ -1,0 +1,160 @@
+"""Every setting of the service, read once from the environment and `.env`."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+PasswordAlgorithm = Literal["argon2id", "scrypt"]
+NamingPreset = Literal["snake_case", "camelCase"]
+
+DEV_FALLBACK_SECRET = "better-auth-secret-12345678901234567890"  # noqa: S105 - Better Auth's own
+# Secrets that ship in examples and seeds: never acceptable in production.
+WELL_KNOWN_SECRETS = frozenset(
+    {
+        DEV_FALLBACK_SECRET,
+        "anchor-bench-secret-not-for-production-0123456789abcdef",
+        "change-me-to-a-long-random-string-of-at-least-32-chars",
+        "changeme",
+        "secret",
+    }
+)
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """A setting is missing or unsafe; the message says how to fix it."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    environment: Environment = Field(
+        default="development", validation_alias=AliasChoices("ENVIRONMENT", "NODE_ENV")
+    )
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("BETTER_AUTH_SECRET", "AUTH_SECRET")
+    )
+    base_url: str = Field(default="http://localhost:3000", validation_alias="BETTER_AUTH_URL")
+    api_gateway_secret: SecretStr | None = Field(default=None, validation_alias="API_GATEWAY_SECRET")
+    internal_service_secret: SecretStr | None = Field(
+        default=None, validation_alias="INTERNAL_SERVICE_SECRET"
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="CORS_ORIGINS"
+    )
+    trusted_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="BETTER_AUTH_TRUSTED_ORIGINS"
+    )
+
+    # Embedded PostgreSQL, used when DATABASE_URL is unset.
+    embedded_pg_dir: Path = Field(default=Path(".pgdata"), validation_alias="EMBEDDED_PG_DIR")
+
+    # Database pool and naming (remap to a Kysely-created camelCase database, or rename tables).
+    db_pool_size: int = Field(default=10, ge=1, le=200, validation_alias="DB_POOL_SIZE")
+    db_timeout_seconds: float = Field(default=5.0, gt=0, validation_alias="DB_TIMEOUT_SECONDS")
+    db_naming: NamingPreset = Field(default="snake_case", validation_alias="DB_NAMING")
+    db_table_names: dict[str, str] = Field(default_factory=dict, validation_alias="DB_TABLE_NAMES")
+    db_column_names: dict[str, str] = Field(
+        default_factory=dict, validation_alias="DB_COLUMN_NAMES"
+    )
+
+    # Passwords.
+    password_algorithm: PasswordAlgorithm = Field(
+        default="argon2id", validation_alias="PASSWORD_ALGORITHM"
+    )
+    argon2_memory_kib: int = Field(default=19456, ge=19456, validation_alias="ARGON2_MEMORY_KIB")
+    argon2_time_cost: int = Field(default=2, ge=2, validation_alias="ARGON2_TIME_COST")
+    argon2_parallelism: int = Field(default=1, ge=1, validation_alias="ARGON2_PARALLELISM")
+    hash_workers: int = Field(
+        default_factory=lambda: max(1, os.cpu_count() or 1), ge=1, validation_alias="HASH_WORKERS"
+    )
+    min_password_length: int = Field(default=8, ge=1, validation_alias="MIN_PASSWORD_LENGTH")
+    max_password_length: int = Field(default=128, ge=8, validation_alias="MAX_PASSWORD_LENGTH")
+
+    # Sessions (seconds), as Better Auth's defaults.
+    session_expires_in: int = Field(default=604800, gt=0, validation_alias="SESSION_EXPIRES_IN")
+    session_update_age: int = Field(default=86400, ge=0, validation_alias="SESSION_UPDATE_AGE")
+    session_fresh_age: int = Field(default=86400, ge=0, validation_alias="SESSION_FRESH_AGE")
+    use_secure_cookies: bool | None = Field(default=None, validation_alias="USE_SECURE_COOKIES")
+    cookie_prefix: str = Field(default="better-auth", validation_alias="COOKIE_PREFIX")
+    disable_sign_up: bool = Field(default=False, validation_alias="DISABLE_SIGN_UP")
+
+    @field_validator("cors_origins", "trusted_origins", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("BETTER_AUTH_URL must be an http(s) URL such as http://localhost:3000")
+        return value.rstrip("/")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @cached_property
+    def base_origin(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @cached_property
+    def secret_value(self) -> str:
+        if self.secret is not None and self.secret.get_secret_value():
+            return self.secret.get_secret_value()
+        return DEV_FALLBACK_SECRET
+
+    @cached_property
+    def secure_cookies(self) -> bool:
+        if self.use_secure_cookies is not None:
+            return self.use_secure_cookies
+        return self.base_url.startswith("https://")
+
+    def check_safe_to_start(self) -> None:
+        """Refuse a production start with a missing, short or well-known secret."""
+        if not self.is_production:
+            return
+        for name, value in (
+            ("BETTER_AUTH_SECRET", self.secret),
+            ("API_GATEWAY_SECRET", self.api_gateway_secret),
+            ("INTERNAL_SERVICE_SECRET", self.internal_service_secret),
+        ):
+            required = name == "BETTER_AUTH_SECRET"
+            text = value.get_secret_value() if value is not None else ""
+            if not text and not required:
+                continue
+            if not text:
+                raise ConfigError(
+                    f"{name} is not set. In production set it to a random string of at least "
+                    f"{MIN_SECRET_LENGTH} characters, e.g. `openssl rand -base64 48`."
+                )
+            if len(text) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"{name} is too short ({len(text)} characters). Use at least "
+                    f"{MIN_SECRET_LENGTH}, e.g. `openssl rand -base64 48`."
+                )
+            if text in WELL_KNOWN_SECRETS:
+                raise ConfigError(
+                    f"{name} is a well-known example value. Generate a new one, "
+                    "e.g. `openssl rand -base64 48`."
+                )

@@ -1,0 +1,1 @@
+"""Request-by-request compatibility harness recorded from the real Better Auth."""
