@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -51,9 +53,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, DBAPIError) and isinstance(exc.orig, asyncpg_data_error()):
+        # Input PostgreSQL cannot store (a NUL byte, an out-of-range value): the client's fault.
+        return json_response(
+            {"message": "Invalid input: the value cannot be stored", "code": "BAD_REQUEST"},
+            status=400,
+        )
     if is_database_fault(exc):
-        log.warning("database unavailable during %s %s: %s", request.method,
-                    request.url.path, type(exc).__name__)
+        log.warning(
+            "database unavailable during %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+        )
         return json_response(
             {"message": ErrorCode.SERVICE_UNAVAILABLE.message, "code": "SERVICE_UNAVAILABLE"},
             status=503,
@@ -63,6 +75,12 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return json_response(
         {"message": "Internal Server Error", "code": "INTERNAL_SERVER_ERROR"}, status=500
     )
+
+
+def asyncpg_data_error() -> tuple[type[Exception], ...]:
+    import asyncpg  # noqa: PLC0415
+
+    return (asyncpg.exceptions.DataError,)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -107,6 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Database faults are handled here (not by the catch-all, which closes the connection).
+    for fault in (DBAPIError, SQLAlchemyTimeoutError, OSError, TimeoutError):
+        app.add_exception_handler(fault, _unexpected)
     app.add_exception_handler(Exception, _unexpected)
     app.include_router(health.router)
     app.include_router(build_auth_router())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,13 +16,13 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from auth_service.auth.context import naming_from
+from auth_service.db.embedded import EmbeddedPostgresError, embedded_postgres
 from auth_service.db.engine import (
     Database,
     DatabaseURLError,
     async_database_url,
     is_database_fault,
 )
-from auth_service.db.embedded import EmbeddedPostgresError, embedded_postgres
 from auth_service.settings import ConfigError, Settings
 
 app = typer.Typer(
@@ -118,12 +119,19 @@ def _migrate(url: str, settings: Settings) -> None:
     _info("Migrations: database is at head")
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 def _run_server(
     *, host: str, port: int, workers: int, reload: bool, migrate: bool, log_level: str
 ) -> None:
     import uvicorn  # noqa: PLC0415
 
     settings = load_settings()
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into a normal exit so
+    # the embedded database below is stopped and the exit status is 0.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     with database_url(settings, migrate=migrate) as url:
         os.environ["DATABASE_URL"] = url
         _info(f"Serving on http://{host}:{port} ({'reload' if reload else f'{workers} worker(s)'})")
@@ -214,7 +222,9 @@ def db_status() -> None:
         state = migrate.status(url, naming_from(settings))
     typer.echo(f"current: {state.current or '(none)'}")
     typer.echo(f"head:    {state.head}")
-    typer.echo("up to date" if state.up_to_date else "pending migrations: run `auth-service db migrate`")
+    typer.echo(
+        "up to date" if state.up_to_date else "pending migrations: run `auth-service db migrate`"
+    )
     if not state.up_to_date:
         raise typer.Exit(2)
 

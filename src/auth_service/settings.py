@@ -52,7 +52,9 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("BETTER_AUTH_SECRET", "AUTH_SECRET")
     )
     base_url: str = Field(default="http://localhost:3000", validation_alias="BETTER_AUTH_URL")
-    api_gateway_secret: SecretStr | None = Field(default=None, validation_alias="API_GATEWAY_SECRET")
+    api_gateway_secret: SecretStr | None = Field(
+        default=None, validation_alias="API_GATEWAY_SECRET"
+    )
     internal_service_secret: SecretStr | None = Field(
         default=None, validation_alias="INTERNAL_SERVICE_SECRET"
     )

@@ -23,6 +23,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeGuard
 from urllib.parse import unquote, urlencode, urlsplit
 
@@ -44,6 +45,7 @@ RECORDED_HEADERS: tuple[str, ...] = (
     "set-auth-token",
     "set-auth-jwt",
 )
+GOLDEN_PATH = Path(__file__).resolve().parent / "anchor_golden.json"
 USER_AGENT = "better-auth-compat-harness/1"
 LONG_STRING = 256
 
@@ -84,6 +86,7 @@ class RunContext:
         run_id = secrets.token_hex(6)
         email = f"compat-{run_id}@example.com"
         variables = {
+            "rid": run_id,
             "origin": origin,
             "email": email,
             "email2": f"compat-{run_id}-2@example.com",
@@ -105,7 +108,7 @@ class RunContext:
 
     def unfill(self, text: str) -> str:
         """Turn run-specific values back into their placeholder names."""
-        known = {"origin", "email", "email2", "EMAIL"}
+        known = {"origin", "email", "email2", "EMAIL", "rid"}
         pairs = sorted(
             ((v, k) for k, v in self.variables.items() if k in known),
             key=lambda pair: -len(pair[0]),
@@ -291,6 +294,12 @@ def drop_headers(record: dict[str, Any], ignore_headers: Iterable[str]) -> dict[
 
 
 # --------------------------------------------------------------------------- public API
+
+
+def load_golden(path: Path = GOLDEN_PATH) -> dict[str, list[dict[str, Any]]]:
+    """Case name -> transcript recorded from the reference server."""
+    golden: dict[str, list[dict[str, Any]]] = json.loads(path.read_text(encoding="utf-8"))
+    return golden
 
 
 def run_case(

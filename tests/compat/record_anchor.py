@@ -14,9 +14,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from compat.cases import CASES
-from compat.harness import run_case
-
-GOLDEN = Path(__file__).resolve().parent / "anchor_golden.json"
+from compat.harness import GOLDEN_PATH, run_case
 
 
 def record(base_url: str, only: str | None) -> dict[str, Any]:
@@ -32,7 +30,7 @@ def record(base_url: str, only: str | None) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("base_url")
-    parser.add_argument("--out", type=Path, default=GOLDEN)
+    parser.add_argument("--out", type=Path, default=GOLDEN_PATH)
     parser.add_argument("--only", help="record only cases whose name starts with this")
     args = parser.parse_args()
     golden = record(args.base_url, args.only)

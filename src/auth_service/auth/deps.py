@@ -21,10 +21,10 @@ from auth_service.auth.sessions.service import (
     SessionService,
     read_cookie_session,
 )
+from auth_service.core.body import read_body
 from auth_service.core.errors import APIError, ErrorCode
 from auth_service.core.origins import check_callback_urls, check_form_csrf, check_request_origin
-from auth_service.core.body import read_body
-from auth_service.core.validation import NO_BODY, Field, validate
+from auth_service.core.validation import NO_BODY, BodyShape, Field, validate
 from auth_service.db.engine import RequestDb
 
 
@@ -56,6 +56,11 @@ Sessions = Annotated[SessionService, Depends(get_session_service)]
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def request_origin(request: Request) -> str:
+    """The origin the request was sent to, from its Host header (not BETTER_AUTH_URL)."""
+    return f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
 class SessionNeed(Enum):
@@ -91,13 +96,14 @@ def endpoint(
     session: SessionNeed = SessionNeed.NONE,
     allow_form: bool = False,
     body_optional: bool = False,
+    body_shape: BodyShape = "object",
 ) -> Callable[..., Awaitable[AuthCall]]:
     """A dependency running the pipeline for one endpoint."""
 
     async def dependency(request: Request, ctx: Ctx, db: Db, sessions: Sessions) -> AuthCall:
         raw = await read_body(request, allow_form=allow_form)
         cookie = read_cookie_session(ctx, request)
-        own_origin = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        own_origin = request_origin(request)
         body_for_urls = raw if isinstance(raw, dict) else {}
         if request.method not in SAFE_METHODS:
             if allow_form:
@@ -110,7 +116,7 @@ def endpoint(
         if schema is None or (body_optional and raw is NO_BODY):
             body: dict[str, Any] = body_for_urls
         else:
-            body = validate(raw, schema)
+            body = validate(raw, schema, body_shape)
         call = AuthCall(request, ctx, db, sessions, body, raw, cookie)
         if session is not SessionNeed.NONE:
             conn = await db.conn()

@@ -15,5 +15,14 @@ BASE_PATH = "/api/auth"
 def build_auth_router() -> APIRouter:
     router = APIRouter(prefix=BASE_PATH)
     for module in (email_password_routes, session_routes, user_routes, misc_routes):
+        _without_implicit_head(module.router)
         router.include_router(module.router)
     return router
+
+
+def _without_implicit_head(router: APIRouter) -> None:
+    """Better Auth serves exactly the declared methods: HEAD on a GET route is a 404."""
+    for route in router.routes:
+        methods = getattr(route, "methods", None)
+        if methods and "HEAD" in methods:
+            methods.discard("HEAD")

@@ -13,6 +13,7 @@ from auth_service.core.validation import NO_BODY
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 async def read_body(request: Request, *, allow_form: bool = False) -> Any:
@@ -30,10 +31,11 @@ async def read_body(request: Request, *, allow_form: bool = False) -> Any:
         )
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type not in allowed:
+        # Better Auth quotes the header as sent, parameters and case included.
         raise APIError(
             415,
             "UNSUPPORTED_MEDIA_TYPE",
-            f'Content-Type "{media_type}" is not allowed. Allowed types: {", ".join(allowed)}',
+            f'Content-Type "{content_type}" is not allowed. Allowed types: {", ".join(allowed)}',
         )
     if media_type == FORM:
         try:
@@ -41,6 +43,8 @@ async def read_body(request: Request, *, allow_form: bool = False) -> Any:
         except UnicodeDecodeError as exc:
             raise APIError(400, ErrorCode.BAD_REQUEST, "Invalid form body") from exc
         return dict(parse_qsl(text, keep_blank_values=True))
+    if raw.startswith(_UTF8_BOM):  # fetch's Request.json() drops a leading BOM
+        raw = raw[len(_UTF8_BOM) :]
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class ErrorCode(str, Enum):
-    """Better Auth's error codes with their exact messages."""
-
-    def __new__(cls, message: str) -> ErrorCode:
-        obj = str.__new__(cls, message)
-        obj._value_ = message
-        return obj
+class ErrorCode(StrEnum):
+    """Better Auth's error codes (the member names) with their exact messages (the values)."""
 
     @property
     def message(self) -> str:
@@ -85,4 +80,3 @@ class APIError(Exception):
         if self.code is None:
             return {"message": self.message}
         return {"message": self.message, "code": self.code}
-

@@ -95,17 +95,16 @@ def check_form_csrf(
     if has_cookie:
         check_request_origin(trusted, headers, own_origin)
         return
-    if any(name.lower().startswith("sec-fetch-") for name in headers):
-        if (
-            headers.get("sec-fetch-site") == "cross-site"
-            and headers.get("sec-fetch-mode") == "navigate"
-        ):
+    site = headers.get("sec-fetch-site", "")
+    mode = headers.get("sec-fetch-mode", "")
+    dest = headers.get("sec-fetch-dest", "")
+    if site.strip() or mode.strip() or dest.strip():
+        if site == "cross-site" and mode == "navigate":
             raise APIError(403, ErrorCode.CROSS_SITE_NAVIGATION_LOGIN_BLOCKED)
         check_request_origin(trusted, headers, own_origin)
         return
-    origin = headers.get("origin") or headers.get("referer")
-    if origin and not trusted.contains_url(origin):
-        raise APIError(403, ErrorCode.INVALID_ORIGIN)
+    if headers.get("origin") or headers.get("referer"):
+        check_request_origin(trusted, headers, own_origin)
 
 
 def check_callback_urls(trusted: TrustedOrigins, *sources: Mapping[str, object]) -> None:

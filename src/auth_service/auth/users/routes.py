@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from sqlalchemy.exc import DBAPIError
 from starlette.responses import Response
 
 from auth_service.auth.deps import AuthCall, SessionNeed, endpoint
 from auth_service.auth.http import json_response
-from auth_service.auth.users.repository import UserRepository
+from auth_service.auth.users.repository import UserRepository, is_rejected_value
 from auth_service.core.clock import utcnow
 from auth_service.core.errors import APIError, ErrorCode
-from auth_service.core.validation import Field
+from auth_service.core.validation import Field, is_js_truthy
 
 router = APIRouter()
 
@@ -24,16 +25,25 @@ UPDATE_USER = (
 
 @router.post("/update-user")
 async def update_user(
-    call: Annotated[AuthCall, Depends(endpoint(UPDATE_USER, session=SessionNeed.REQUIRED))],
+    call: Annotated[
+        AuthCall,
+        Depends(endpoint(UPDATE_USER, session=SessionNeed.REQUIRED, body_shape="record")),
+    ],
 ) -> Response:
-    if isinstance(call.raw, dict) and "email" in call.raw:
+    if isinstance(call.raw, dict) and is_js_truthy(call.raw.get("email")):
         raise APIError(400, ErrorCode.EMAIL_CAN_NOT_BE_UPDATED)
-    changes = {key: call.body[key] for key in ("name", "image") if key in call.body}
+    changes: dict[str, Any] = {key: call.body[key] for key in ("name", "image") if key in call.body}
     if not changes:
         raise APIError(400, None, "No fields to update")
     changes["updated_at"] = utcnow()
     repository: UserRepository = call.request.app.state.users
-    await repository.update_user(await call.db.conn(), call.session.user["id"], changes)
+    try:
+        await repository.update_user(await call.db.conn(), call.session.user["id"], changes)
+    except DBAPIError as exc:
+        # Better Auth answers an empty 500 here (e.g. a NUL character in the name).
+        if is_rejected_value(exc):
+            raise APIError(422, ErrorCode.FAILED_TO_UPDATE_USER) from exc
+        raise
     cookies = call.sessions.sign_in_cookies(
         call.session.session, remember_me=not call.cookie.dont_remember
     )
