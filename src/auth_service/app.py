@@ -22,6 +22,8 @@ from auth_service.auth.sessions.service import SessionService
 from auth_service.auth.users.repository import UserRepository
 from auth_service.core.errors import APIError, ErrorCode
 from auth_service.db.engine import Database, is_database_fault
+from auth_service.plugins.bearer.middleware import SetAuthTokenMiddleware
+from auth_service.plugins.jwt.service import JwtService
 from auth_service.settings import ConfigError, Settings
 
 log = logging.getLogger("auth_service")
@@ -122,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.email_password = EmailPasswordService(ctx, sessions)
     app.state.users = UserRepository(ctx.schema)
     app.state.draining = False
+    app.state.jwt = JwtService(settings, ctx.schema, database)
 
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -131,4 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _unexpected)
     app.include_router(health.router)
     app.include_router(build_auth_router())
+    app.add_middleware(
+        SetAuthTokenMiddleware, session_cookie=ctx.cookies.session_token, path_prefix=BASE_PATH
+    )
     return app

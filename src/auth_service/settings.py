@@ -98,6 +98,24 @@ class Settings(BaseSettings):
     cookie_prefix: str = Field(default="better-auth", validation_alias="COOKIE_PREFIX")
     disable_sign_up: bool = Field(default=False, validation_alias="DISABLE_SIGN_UP")
 
+    # JWT plugin (spec §9.1) and bearer plugin (§9.2).
+    jwt_key_algorithm: Literal["EdDSA", "ES256", "RS256"] = Field(
+        default="EdDSA", validation_alias="JWT_KEY_ALGORITHM"
+    )
+    jwt_expires_in: int = Field(default=900, gt=0, validation_alias="JWT_EXPIRES_IN")
+    jwt_issuer: str | None = Field(default=None, validation_alias="JWT_ISSUER")
+    jwt_audience: str | None = Field(default=None, validation_alias="JWT_AUDIENCE")
+    jwks_rotation_interval: int | None = Field(
+        default=None, gt=0, validation_alias="JWKS_ROTATION_INTERVAL"
+    )
+    jwks_grace_period: int = Field(default=2592000, ge=0, validation_alias="JWKS_GRACE_PERIOD")
+    jwks_refresh_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="JWKS_REFRESH_SECONDS"
+    )
+    bearer_require_signature: bool = Field(
+        default=False, validation_alias="BEARER_REQUIRE_SIGNATURE"
+    )
+
     @field_validator("cors_origins", "trusted_origins", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

@@ -8,13 +8,14 @@ from auth_service.auth import misc_routes
 from auth_service.auth.email_password import routes as email_password_routes
 from auth_service.auth.sessions import routes as session_routes
 from auth_service.auth.users import routes as user_routes
+from auth_service.plugins.jwt import routes as jwt_routes
 
 BASE_PATH = "/api/auth"
 
 
 def build_auth_router() -> APIRouter:
     router = APIRouter(prefix=BASE_PATH)
-    for module in (email_password_routes, session_routes, user_routes, misc_routes):
+    for module in (email_password_routes, session_routes, user_routes, misc_routes, jwt_routes):
         _without_implicit_head(module.router)
         router.include_router(module.router)
     return router

@@ -1,0 +1,1 @@
+"""Plugins, each one folder exporting what it adds: routes, hooks, tables, settings."""

@@ -1,0 +1,200 @@
+"""JWT rules: which key signs, what the payload holds, how tokens are verified."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+import jwt as pyjwt
+
+from auth_service.auth.serializers import user_json
+from auth_service.core.clock import utcnow
+from auth_service.core.ids import generate_id
+from auth_service.db.engine import Database
+from auth_service.db.schema import Schema
+from auth_service.plugins.jwt.keys import (
+    CURVES,
+    KeyAlgorithm,
+    KeySet,
+    StoredKey,
+    generate_private_key,
+    load_private_jwk,
+    load_public_jwk,
+    to_jwk,
+)
+from auth_service.plugins.jwt.private_key_crypto import (
+    PrivateKeyDecryptionError,
+    decrypt_private_key,
+    encrypt_private_key,
+)
+from auth_service.plugins.jwt.repository import JwksRepository
+from auth_service.settings import Settings
+
+log = logging.getLogger("auth_service.jwt")
+
+# Once a token names a kid we do not know, re-read the key set at most this often.
+UNKNOWN_KID_REFRESH_SECONDS = 5.0
+
+
+class JwtService:
+    def __init__(self, settings: Settings, schema: Schema, database: Database) -> None:
+        self.settings = settings
+        self.alg: KeyAlgorithm = settings.jwt_key_algorithm
+        self.issuer = settings.jwt_issuer or settings.base_origin
+        self.audience = settings.jwt_audience or settings.base_origin
+        self.expires_in = settings.jwt_expires_in
+        self.grace = timedelta(seconds=settings.jwks_grace_period)
+        self._secret = settings.secret_value
+        self._database = database
+        self._repository = JwksRepository(schema)
+        self._keys: KeySet | None = None
+        self._lock = asyncio.Lock()
+        self._last_forced_refresh = 0.0
+
+    # -- key set ---------------------------------------------------------------------------
+
+    def _decode(self, row: dict[str, Any]) -> StoredKey:
+        alg = row.get("alg") or self.alg
+        public_jwk = json.loads(row["public_key"])
+        private = None
+        try:
+            private = load_private_jwk(decrypt_private_key(self._secret, row["private_key"]), alg)
+        except (PrivateKeyDecryptionError, ValueError) as exc:
+            log.warning("JWT key %s cannot be used for signing: %s", row["id"], exc)
+        return StoredKey(
+            kid=row["id"],
+            alg=alg,
+            crv=row.get("crv") or CURVES.get(alg),
+            public_jwk=public_jwk,
+            public_key=load_public_jwk(public_jwk, alg),
+            private_key=private,
+            created_at=row["created_at"],
+            expires_at=row.get("expires_at"),
+        )
+
+    async def reload(self) -> KeySet:
+        async with self._database.autocommit_engine.connect() as conn:
+            rows = await self._repository.all(conn)
+        self._keys = KeySet([self._decode(row) for row in rows], self.grace)
+        return self._keys
+
+    async def key_set(self) -> KeySet:
+        keys = self._keys
+        if (
+            keys is not None
+            and time.monotonic() - keys.loaded_at < self.settings.jwks_refresh_seconds
+        ):
+            return keys
+        async with self._lock:
+            keys = self._keys
+            if (
+                keys is None
+                or time.monotonic() - keys.loaded_at >= self.settings.jwks_refresh_seconds
+            ):
+                keys = await self.reload()
+            return keys
+
+    async def signing_key(self) -> StoredKey:
+        key = (await self.key_set()).signing_key(self.alg)
+        if key is not None:
+            return key
+        async with self._lock:
+            key = (await self.reload()).signing_key(self.alg)
+            if key is None:
+                await self.create_key(expire_others=False)
+                key = (await self.reload()).signing_key(self.alg)
+        if key is None:  # pragma: no cover - the key was just created
+            raise RuntimeError("no JWT signing key available")
+        return key
+
+    async def create_key(self, *, expire_others: bool) -> str:
+        """Generate, encrypt and store a key (serialised across replicas); returns its kid."""
+        private = generate_private_key(self.alg)
+        public_jwk = to_jwk(private.public_key())
+        now = utcnow()
+        interval = self.settings.jwks_rotation_interval
+        row = {
+            "id": generate_id(),
+            "public_key": json.dumps(public_jwk, separators=(",", ":")),
+            "private_key": encrypt_private_key(
+                self._secret, json.dumps(to_jwk(private), separators=(",", ":"))
+            ),
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=interval) if interval else None,
+            "alg": self.alg,
+            "crv": CURVES.get(self.alg),
+        }
+        async with self._database.engine.begin() as conn:
+            await self._repository.lock_for_creation(conn)
+            if not expire_others:
+                existing = KeySet(
+                    [self._decode(r) for r in await self._repository.all(conn)], self.grace
+                )
+                live = existing.signing_key(self.alg)
+                if live is not None:
+                    return live.kid  # another replica created one meanwhile
+            else:
+                await self._repository.expire_live_keys(conn, now)
+            await self._repository.insert(conn, row)
+        return str(row["id"])
+
+    async def jwks_json(self) -> bytes:
+        keys = await self.key_set()
+        if not keys.by_kid:
+            await self.signing_key()
+            keys = await self.key_set()
+        return keys.jwks_json
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    async def token_for_user(self, user: dict[str, Any]) -> str:
+        key = await self.signing_key()
+        assert key.private_key is not None  # signing_key only returns usable keys
+        now = int(time.time())
+        payload: dict[str, Any] = {"iat": now, **user_json(user)}
+        payload["sub"] = user["id"]
+        payload["exp"] = now + self.expires_in
+        payload["iss"] = self.issuer
+        payload["aud"] = self.audience
+        return pyjwt.encode(
+            payload, key.private_key, algorithm=key.alg, headers={"kid": key.kid, "typ": None}
+        )
+
+    async def verify(self, token: str) -> dict[str, Any] | None:
+        """The claims of a valid token signed by one of our published keys, else None."""
+        try:
+            header = pyjwt.get_unverified_header(token)
+        except pyjwt.PyJWTError:
+            return None
+        kid = header.get("kid")
+        alg = header.get("alg")
+        if not isinstance(kid, str) or not isinstance(alg, str):
+            return None
+        keys = await self.key_set()
+        key = keys.by_kid.get(kid)
+        if (
+            key is None
+            and time.monotonic() - self._last_forced_refresh > UNKNOWN_KID_REFRESH_SECONDS
+        ):
+            self._last_forced_refresh = time.monotonic()
+            async with self._lock:
+                keys = await self.reload()
+            key = keys.by_kid.get(kid)
+        if key is None or key.alg != alg:
+            return None
+        try:
+            claims: dict[str, Any] = pyjwt.decode(
+                token,
+                key.public_key,
+                algorithms=[key.alg],
+                issuer=self.issuer,
+                audience=self.audience,
+                options={"require": ["exp", "iat", "sub"]},
+            )
+        except pyjwt.PyJWTError:
+            return None
+        return claims
