@@ -21,7 +21,10 @@ from auth_service.auth.router import BASE_PATH, build_auth_router
 from auth_service.auth.sessions.service import SessionService
 from auth_service.auth.users.repository import UserRepository
 from auth_service.core.errors import APIError, ErrorCode
+from auth_service.core.rate_limit.install import install_rate_limiting
+from auth_service.cors import install_cors
 from auth_service.db.engine import Database, is_database_fault
+from auth_service.gateway import routes as gateway_routes
 from auth_service.plugins.bearer.middleware import SetAuthTokenMiddleware
 from auth_service.plugins.jwt.service import JwtService
 from auth_service.settings import ConfigError, Settings
@@ -134,7 +137,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _unexpected)
     app.include_router(health.router)
     app.include_router(build_auth_router())
+    app.include_router(gateway_routes.router)
     app.add_middleware(
         SetAuthTokenMiddleware, session_cookie=ctx.cookies.session_token, path_prefix=BASE_PATH
     )
+    # The last added runs first: CORS (answers preflights), then the rate limiter (before
+    # routing, so unknown paths count too), then the plugins' after-hooks.
+    install_rate_limiting(app, settings, database, ctx.schema)
+    install_cors(app, settings)
     return app

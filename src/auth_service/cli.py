@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -25,6 +25,9 @@ from auth_service.db.engine import (
 )
 from auth_service.settings import ConfigError, Settings
 
+if TYPE_CHECKING:
+    from auth_service.plugins.jwt.service import JwtService
+
 app = typer.Typer(
     help="auth-service: a Better Auth compatible authentication service.",
     no_args_is_help=True,
@@ -33,6 +36,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations and schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+jwks_app = typer.Typer(help="JWT signing keys.", no_args_is_help=True)
+app.add_typer(jwks_app, name="jwks")
 
 log = logging.getLogger("auth_service.cli")
 
@@ -227,6 +232,68 @@ def db_status() -> None:
     )
     if not state.up_to_date:
         raise typer.Exit(2)
+
+
+def _jwt_service(settings: Settings, url: str) -> tuple[JwtService, Database]:
+    from auth_service.db.schema import build_schema  # noqa: PLC0415
+    from auth_service.plugins.jwt.service import JwtService  # noqa: PLC0415
+
+    database = Database(url, pool_size=1, timeout=settings.db_timeout_seconds)
+    return JwtService(settings, build_schema(naming_from(settings)), database), database
+
+
+@jwks_app.command("rotate")
+def jwks_rotate() -> None:
+    """Create a new signing key; older keys stop signing but stay in the JWKS for the grace
+    period (JWKS_GRACE_PERIOD), so tokens already issued keep verifying."""
+    settings = load_settings()
+
+    async def rotate(url: str) -> str:
+        service, database = _jwt_service(settings, url)
+        try:
+            return await service.create_key(expire_others=True)
+        finally:
+            await database.dispose()
+
+    with database_url(settings, migrate=False) as url:
+        kid = asyncio.run(rotate(url))
+    _info(
+        f"New signing key {kid} ({settings.jwt_key_algorithm}); replicas pick it up within "
+        f"{settings.jwks_refresh_seconds:g} s"
+    )
+
+
+@jwks_app.command("list")
+def jwks_list() -> None:
+    """List the signing keys: id, algorithm, created, expires, published."""
+    settings = load_settings()
+
+    async def keys(url: str) -> list[tuple[str, str, str, str, bool]]:
+        service, database = _jwt_service(settings, url)
+        try:
+            key_set = await service.reload()
+        finally:
+            await database.dispose()
+        return [
+            (
+                key.kid,
+                key.alg,
+                str(key.created_at),
+                str(key.expires_at or "-"),
+                key.kid in key_set.by_kid,
+            )
+            for key in key_set.keys
+        ]
+
+    with database_url(settings, migrate=False) as url:
+        rows = asyncio.run(keys(url))
+    if not rows:
+        typer.echo("no keys yet (one is created on first use of /token or /jwks)")
+    for kid, alg, created, expires, published in rows:
+        typer.echo(
+            f"{kid}  {alg:6}  created {created}  expires {expires}  "
+            f"{'published' if published else 'retired'}"
+        )
 
 
 def main() -> None:

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from auth_service.core.client_ip import IPNetwork, parse_trusted_proxies
+from auth_service.core.rate_limit.rules import Rule, parse_custom_rules
 
 Environment = Literal["development", "test", "production"]
 PasswordAlgorithm = Literal["argon2id", "scrypt"]
@@ -27,6 +30,7 @@ WELL_KNOWN_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 32
+HEADER_NAME = r"^[A-Za-z0-9-]+$"  # an HTTP header name every proxy passes through
 
 
 class ConfigError(Exception):
@@ -115,6 +119,86 @@ class Settings(BaseSettings):
     bearer_require_signature: bool = Field(
         default=False, validation_alias="BEARER_REQUIRE_SIGNATURE"
     )
+
+    # Gateway integration (gateway/): the identity headers of a forward-auth answer and the
+    # longest Cache-Control max-age (seconds) a positive answer carries; 0 = do not cache.
+    gateway_user_id_header: str = Field(
+        default="X-Auth-User-Id", pattern=HEADER_NAME, validation_alias="GATEWAY_USER_ID_HEADER"
+    )
+    gateway_user_email_header: str = Field(
+        default="X-Auth-User-Email",
+        pattern=HEADER_NAME,
+        validation_alias="GATEWAY_USER_EMAIL_HEADER",
+    )
+    gateway_session_id_header: str = Field(
+        default="X-Auth-Session-Id",
+        pattern=HEADER_NAME,
+        validation_alias="GATEWAY_SESSION_ID_HEADER",
+    )
+    gateway_cache_max_age: int = Field(
+        default=30, ge=0, le=3600, validation_alias="GATEWAY_CACHE_MAX_AGE"
+    )
+
+    # Rate limiting (spec §8.2, README "Rate limiting") and client IPs behind proxies (§3.5).
+    # On by default only in production; RATE_LIMIT_ENABLED overrides. Storage: `database` (the
+    # rate_limit table, shared by replicas), `redis` (the default when REDIS_URL is set) or
+    # `memory` (this process only). The default rule is RATE_LIMIT_MAX per RATE_LIMIT_WINDOW
+    # seconds; RATE_LIMIT_CUSTOM_RULES (JSON) overrides paths or globs, `false` = no limit.
+    # /api/internal/* has its own per-replica limit per caller address (max 0 = none).
+    rate_limit_enabled: bool | None = Field(default=None, validation_alias="RATE_LIMIT_ENABLED")
+    rate_limit_storage: Literal["database", "redis", "memory"] | None = Field(
+        default=None, validation_alias="RATE_LIMIT_STORAGE"
+    )
+    rate_limit_window: float = Field(default=10, gt=0, validation_alias="RATE_LIMIT_WINDOW")
+    rate_limit_max: int = Field(default=100, ge=0, validation_alias="RATE_LIMIT_MAX")
+    rate_limit_custom_rules: Annotated[dict[str, Rule | None], NoDecode] = Field(
+        default_factory=dict, validation_alias="RATE_LIMIT_CUSTOM_RULES"
+    )
+    rate_limit_internal_window: float = Field(
+        default=10, gt=0, validation_alias="RATE_LIMIT_INTERNAL_WINDOW"
+    )
+    rate_limit_internal_max: int = Field(
+        default=6000, ge=0, validation_alias="RATE_LIMIT_INTERNAL_MAX"
+    )
+    redis_url: SecretStr | None = Field(default=None, validation_alias="REDIS_URL")
+    # Proxies whose X-Forwarded-For hops are skipped (IPs or CIDR ranges, comma-separated).
+    trusted_proxies: Annotated[tuple[IPNetwork, ...], NoDecode] = Field(
+        default=(), validation_alias="TRUSTED_PROXIES"
+    )
+
+    @field_validator("rate_limit_custom_rules", mode="before")
+    @classmethod
+    def _rate_limit_rules(cls, value: object) -> object:
+        return parse_custom_rules(value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_trusted_proxies(value.split(","))
+        return value
+
+    @model_validator(mode="after")
+    def _rate_limit_store(self) -> Settings:
+        if self.rate_limit_storage == "redis" and not self.redis_url_value:
+            raise ValueError("RATE_LIMIT_STORAGE=redis needs REDIS_URL (redis://host:6379/0)")
+        return self
+
+    @property
+    def redis_url_value(self) -> str | None:
+        return self.redis_url.get_secret_value() or None if self.redis_url else None
+
+    @property
+    def rate_limit_on(self) -> bool:
+        if self.rate_limit_enabled is not None:
+            return self.rate_limit_enabled
+        return self.is_production
+
+    @property
+    def rate_limit_store(self) -> Literal["database", "redis", "memory"]:
+        if self.rate_limit_storage is not None:
+            return self.rate_limit_storage
+        return "redis" if self.redis_url_value else "database"
 
     @field_validator("cors_origins", "trusted_origins", mode="before")
     @classmethod

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from auth_service.auth.context import AuthContext
+from auth_service.core.client_ip import forwarded_client_ip
 from auth_service.core.cookies import (
     clear_cookie_line,
     encode_cookie_value,
@@ -37,8 +37,14 @@ def json_response(
     return response
 
 
-def session_cookie_lines(ctx: AuthContext, token: str, *, remember_me: bool) -> list[str]:
-    """The cookies a sign-in sets: the signed token, plus `dont_remember` when asked."""
+def session_cookie_lines(
+    ctx: AuthContext, token: str, *, remember_me: bool, expire_dont_remember: bool = False
+) -> list[str]:
+    """The cookies a sign-in sets: the signed token, plus `dont_remember` when asked.
+
+    `expire_dont_remember` also expires a `dont_remember` cookie the browser still holds from an
+    earlier rememberMe:false sign-in.
+    """
     max_age = ctx.settings.session_expires_in if remember_me else None
     lines = [
         set_cookie_line(
@@ -57,29 +63,29 @@ def session_cookie_lines(ctx: AuthContext, token: str, *, remember_me: bool) -> 
                 secure=ctx.secure_cookies,
             )
         )
+    elif expire_dont_remember:
+        lines.append(clear_cookie_line(ctx.cookies.dont_remember, secure=ctx.secure_cookies))
     return lines
 
 
-def clear_session_cookie_lines(ctx: AuthContext) -> list[str]:
+def clear_session_cookie_lines(
+    ctx: AuthContext, session_data_names: Iterable[str] = ()
+) -> list[str]:
+    """Better Auth's deleteSessionCookie: the token, the cache (and every cache cookie or chunk
+    the request carried, the plain one included again), then `dont_remember`."""
     names = ctx.cookies
-    return [
-        clear_cookie_line(name, secure=ctx.secure_cookies)
-        for name in (names.session_token, names.session_data, names.dont_remember)
-    ]
+    return expire_cookie_lines(
+        ctx, [names.session_token, names.session_data, *session_data_names, names.dont_remember]
+    )
+
+
+def expire_cookie_lines(ctx: AuthContext, names: Iterable[str]) -> list[str]:
+    return [clear_cookie_line(name, secure=ctx.secure_cookies) for name in names]
 
 
 def client_ip(request: Request) -> str:
-    """The address Better Auth records: a single valid `X-Forwarded-For` entry, else ""."""
-    forwarded = request.headers.get("x-forwarded-for")
-    if not forwarded or "," in forwarded:
-        return ""
-    try:
-        address = ipaddress.ip_address(forwarded.strip())
-    except ValueError:
-        return ""
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        network = ipaddress.IPv6Network((address, 64), strict=False)
-        return network.network_address.exploded
-    return str(address)
+    """The address Better Auth records (spec §3.5): from `X-Forwarded-For` under the rules of
+    `core.client_ip` (TRUSTED_PROXIES included), else "". The rate limiter uses the same."""
+    forwarded = ", ".join(request.headers.getlist("x-forwarded-for"))
+    trusted = request.app.state.settings.trusted_proxies
+    return forwarded_client_ip(forwarded, trusted) or ""
