@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
@@ -57,6 +57,26 @@ class NoCookieJar(CookieJar):
 def api_client(server: LiveServer) -> httpx.Client:
     """An HTTP client for `server` that never stores cookies between requests."""
     return server.client(cookies=NoCookieJar())
+
+
+# A service behind an https BETTER_AUTH_URL that also trusts an app origin and a wildcard: the
+# secure-cookie tests and the configured-origin tests share one such server.
+HTTPS_BASE_URL = "https://auth.example.test"
+APP_ORIGIN = "https://app.example.com"
+HTTPS_SERVER_ENV = {
+    "BETTER_AUTH_URL": HTTPS_BASE_URL,
+    "CORS_ORIGINS": APP_ORIGIN,
+    "BETTER_AUTH_TRUSTED_ORIGINS": "https://*.trusted.example",
+}
+_shared_servers: dict[tuple[tuple[str, str], ...], LiveServer] = {}
+
+
+def shared_server(factory: Callable[..., LiveServer], env: Mapping[str, str]) -> LiveServer:
+    """One server per distinct settings for the whole run (`server_factory` stops them)."""
+    key = tuple(sorted(env.items()))
+    if key not in _shared_servers:
+        _shared_servers[key] = factory(dict(env))
+    return _shared_servers[key]
 
 
 def unique_email(prefix: str = "user") -> str:

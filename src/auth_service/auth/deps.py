@@ -15,6 +15,7 @@ from fastapi import Depends
 from starlette.requests import Request
 
 from auth_service.auth.context import AuthContext
+from auth_service.auth.queued_cookies import queue_cookies
 from auth_service.auth.sessions.service import (
     CookieSession,
     ResolvedSession,
@@ -56,6 +57,11 @@ Sessions = Annotated[SessionService, Depends(get_session_service)]
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def refresh_disabled(request: Request) -> bool:
+    """`?disableRefresh=`, read as zod's `coerce.boolean()`: any non-empty value, "false" too."""
+    return bool(request.query_params.get("disableRefresh"))
 
 
 def request_origin(request: Request) -> str:
@@ -120,9 +126,12 @@ def endpoint(
         call = AuthCall(request, ctx, db, sessions, body, raw, cookie)
         if session is not SessionNeed.NONE:
             conn = await db.conn()
-            found = await sessions.lookup(conn, cookie, refresh=False)
+            # As Better Auth's session middleware, a session due for refresh is refreshed here
+            # and its cookie goes out with the endpoint's answer, whatever it is.
+            found = await sessions.lookup(conn, cookie, refresh=not refresh_disabled(request))
             if found.found is None:
                 raise APIError(401, ErrorCode.UNAUTHORIZED, cookies=found.clear_cookies)
+            queue_cookies(request, found.found.cookies)
             if session is SessionNeed.FRESH and not sessions.is_fresh(found.found.session):
                 raise APIError(403, ErrorCode.SESSION_NOT_FRESH)
             call.current = found.found

@@ -11,8 +11,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from auth_service.auth.deps import Ctx
 from auth_service.auth.http import json_response
+from auth_service.auth.queued_cookies import AuthRoute
 
-router = APIRouter()
+router = APIRouter(route_class=AuthRoute)
 
 
 @router.get("/ok")

@@ -34,8 +34,8 @@ def verify_signed_value(secret: bytes, raw: str) -> str | None:
             raw = unquote(raw, errors="strict")
         except UnicodeDecodeError:
             return None
-    value, dot, signature = raw.rpartition(".")
-    if not dot or len(signature) != _SIGNATURE_LENGTH or not signature.endswith("="):
+    value, _, signature = raw.rpartition(".")  # no dot leaves `value` empty
+    if not value or len(signature) != _SIGNATURE_LENGTH or not signature.endswith("="):
         return None
     if not hmac.compare_digest(signature, hmac_signature(secret, value)):
         return None
@@ -52,6 +52,14 @@ def parse_cookie_header(header: str | None) -> dict[str, str]:
         if eq and name and name not in cookies:
             cookies[name] = value.strip()
     return cookies
+
+
+def is_cookie_or_chunk(name: str, base: str) -> bool:
+    """`base` itself or one of its chunks `base.0`, `base.1`, ... (Better Auth chunks cookies)."""
+    if name == base:
+        return True
+    head, dot, index = name.rpartition(".")
+    return bool(dot) and head == base and index.isdigit() and str(int(index)) == index
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from auth_service.core.errors import APIError, ErrorCode
+from auth_service.core.validation import is_js_truthy
 
 # Body or query keys holding URLs that must be trusted, with the error each one raises.
 CALLBACK_FIELDS: tuple[tuple[str, str, ErrorCode], ...] = (
@@ -107,14 +108,21 @@ def check_form_csrf(
         check_request_origin(trusted, headers, own_origin)
 
 
-def check_callback_urls(trusted: TrustedOrigins, *sources: Mapping[str, object]) -> None:
-    """Rule A.2: every callback-like URL in the body or query is trusted or relative."""
+def check_callback_urls(
+    trusted: TrustedOrigins, body: Mapping[str, object], query: Mapping[str, str]
+) -> None:
+    """Rule A.2: every callback-like URL in the body is trusted or relative.
+
+    As Better Auth: `callbackURL` comes from the body, else from the query; the other keys only
+    from the body; values that are falsy in JavaScript ("" , 0, false, null) are not checked.
+    """
     for key, label, code in CALLBACK_FIELDS:
-        for source in sources:
-            value = source.get(key)
-            if value is None:
-                continue
-            if not isinstance(value, str):
-                raise APIError(400, None, f"Invalid {label}: expected a string")
-            if value and not trusted.allows_target(value):
-                raise APIError(403, code)
+        value = body.get(key)
+        if key == "callbackURL" and not is_js_truthy(value):
+            value = query.get(key)
+        if not is_js_truthy(value):
+            continue
+        if not isinstance(value, str):
+            raise APIError(400, None, f"Invalid {label}: expected a string")
+        if not trusted.allows_target(value):
+            raise APIError(403, code)

@@ -48,30 +48,38 @@ class Field:
     optional: bool = False
     nullable: bool = False
     min_length: int = 0
+    allow_nul: bool = True
+    """False where Better Auth would hand a NUL character to PostgreSQL and fail with a 500."""
 
 
 _MISSING = object()
 
 
-def _issue(field: Field, value: object) -> str | None:
+def _issues(field: Field, value: object) -> list[str]:
+    """zod's issues for one field, in its order (a length check still runs after a type error)."""
     if value is _MISSING:
         if field.optional:
-            return None
+            return []
         expected = "boolean" if field.kind == "boolean" else "string"
-        return f"Invalid input: expected {expected}, received undefined"
+        return [f"Invalid input: expected {expected}, received undefined"]
     if value is None and field.nullable:
-        return None
+        return []
     if field.kind == "boolean":
         if not isinstance(value, bool):
-            return f"Invalid input: expected boolean, received {js_type_name(value)}"
-        return None
+            return [f"Invalid input: expected boolean, received {js_type_name(value)}"]
+        return []
     if not isinstance(value, str):
-        return f"Invalid input: expected string, received {js_type_name(value)}"
+        issues = [f"Invalid input: expected string, received {js_type_name(value)}"]
+        if isinstance(value, list) and len(value) < field.min_length:
+            issues.append(f"Too small: expected array to have >={field.min_length} items")
+        return issues
     if field.kind == "email" and not is_valid_email(value):
-        return "Invalid email address"
+        return ["Invalid email address"]
+    if not field.allow_nul and "\x00" in value:
+        return ["Invalid string: must not contain NUL characters"]
     if utf16_length(value) < field.min_length:
-        return f"Too small: expected string to have >={field.min_length} characters"
-    return None
+        return [f"Too small: expected string to have >={field.min_length} characters"]
+    return []
 
 
 def is_js_truthy(value: object) -> bool:
@@ -120,10 +128,9 @@ def validate(
     clean: dict[str, Any] = {}
     for field in schema:
         value = data.get(field.name, _MISSING)
-        issue = _issue(field, value)
-        if issue is not None:
-            issues.append(f"[body.{field.name}] {issue}")
-        elif value is not _MISSING:
+        field_issues = _issues(field, value)
+        issues.extend(f"[body.{field.name}] {issue}" for issue in field_issues)
+        if not field_issues and value is not _MISSING:
             clean[field.name] = value
     if issues:
         raise APIError(400, ErrorCode.VALIDATION_ERROR, "; ".join(issues))

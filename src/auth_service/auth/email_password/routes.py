@@ -10,11 +10,12 @@ from starlette.responses import Response
 from auth_service.auth.deps import AuthCall, SessionNeed, endpoint
 from auth_service.auth.email_password.service import EmailPasswordService
 from auth_service.auth.http import json_response
+from auth_service.auth.queued_cookies import AuthRoute
 from auth_service.auth.serializers import user_json
 from auth_service.core.errors import APIError, ErrorCode
 from auth_service.core.validation import Field
 
-router = APIRouter()
+router = APIRouter(route_class=AuthRoute)
 
 SIGN_UP = (
     Field("name"),
@@ -63,7 +64,7 @@ async def sign_up_email(
     assert result.session is not None
     return json_response(
         {"token": result.session["token"], "user": user_json(result.user)},
-        cookies=call.sessions.sign_in_cookies(result.session, remember_me=remember_me),
+        cookies=call.sessions.sign_in_cookies(result.session, call.cookie, remember_me=remember_me),
     )
 
 
@@ -88,7 +89,7 @@ async def sign_in_email(
     data["user"] = user_json(result.user)
     return json_response(
         data,
-        cookies=call.sessions.sign_in_cookies(result.session, remember_me=remember_me),
+        cookies=call.sessions.sign_in_cookies(result.session, call.cookie, remember_me=remember_me),
         headers={"location": callback_url} if callback_url else None,
     )
 
@@ -107,7 +108,7 @@ async def change_password(
         revoke_other_sessions=body.get("revokeOtherSessions", False),
     )
     cookies = (
-        call.sessions.sign_in_cookies(result.session, remember_me=True) if result.session else []
+        call.sessions.sign_in_cookies(result.session, call.cookie) if result.session else []
     )
     token = result.session["token"] if result.session else None
     return json_response({"token": token, "user": user_json(result.user)}, cookies=cookies)

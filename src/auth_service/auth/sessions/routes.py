@@ -15,9 +15,15 @@ from auth_service.auth.deps import (
     SessionNeed,
     Sessions,
     endpoint,
+    refresh_disabled,
     request_origin,
 )
-from auth_service.auth.http import clear_session_cookie_lines, json_response
+from auth_service.auth.http import (
+    clear_session_cookie_lines,
+    expire_cookie_lines,
+    json_response,
+)
+from auth_service.auth.queued_cookies import AuthRoute
 from auth_service.auth.serializers import session_json, user_json
 from auth_service.auth.sessions.service import read_cookie_session
 from auth_service.core.clock import utcnow
@@ -25,7 +31,7 @@ from auth_service.core.errors import APIError, ErrorCode
 from auth_service.core.origins import check_request_origin
 from auth_service.core.validation import Field
 
-router = APIRouter()
+router = APIRouter(route_class=AuthRoute)
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 SIGN_OUT = (
@@ -38,17 +44,20 @@ REVOKE_SESSION = (Field("token"),)
 @router.get("/get-session")
 async def get_session(request: Request, ctx: Ctx, db: Db, sessions: Sessions) -> Response:
     cookie = read_cookie_session(ctx, request)
+    # The cookie cache is off: a cache cookie left from when it was on is expired.
+    stale_cache = (
+        expire_cookie_lines(ctx, cookie.session_data_names) if cookie.stray_session_data else []
+    )
     if cookie.token is None:
-        return json_response(None, headers=NO_STORE)
-    disable_refresh = request.query_params.get("disableRefresh") == "true"
-    found = await sessions.lookup(await db.conn(), cookie, refresh=not disable_refresh)
-    if found.found is None:
+        return json_response(None, headers=NO_STORE, cookies=stale_cache)
+    found = await sessions.lookup(await db.conn(), cookie, refresh=not refresh_disabled(request))
+    if found.found is None:  # the clearing lines expire the cache cookies as well
         return json_response(None, headers=NO_STORE, cookies=found.clear_cookies)
     resolved = found.found
     return json_response(
         {"session": session_json(resolved.session), "user": user_json(resolved.user)},
         headers=NO_STORE,
-        cookies=resolved.cookies,
+        cookies=[*stale_cache, *resolved.cookies],
     )
 
 
@@ -79,7 +88,9 @@ async def revoke_session(
     await call.sessions.repository.delete_user_session_by_token(
         await call.db.conn(), call.session.user["id"], token
     )
-    cookies = clear_session_cookie_lines(call.ctx) if token == call.session.session["token"] else []
+    cookies = []
+    if token == call.session.session["token"]:
+        cookies = clear_session_cookie_lines(call.ctx, call.cookie.session_data_names)
     return json_response({"status": True}, cookies=cookies)
 
 
@@ -90,7 +101,8 @@ async def revoke_sessions(
     await call.sessions.repository.delete_all_for_user(
         await call.db.conn(), call.session.user["id"]
     )
-    return json_response({"status": True}, cookies=clear_session_cookie_lines(call.ctx))
+    cookies = clear_session_cookie_lines(call.ctx, call.cookie.session_data_names)
+    return json_response({"status": True}, cookies=cookies)
 
 
 @router.post("/revoke-other-sessions")
@@ -109,4 +121,5 @@ async def sign_out(
 ) -> Response:
     if call.cookie.token is not None:
         await call.sessions.repository.delete_by_token(await call.db.conn(), call.cookie.token)
-    return json_response({"success": True}, cookies=clear_session_cookie_lines(call.ctx))
+    cookies = clear_session_cookie_lines(call.ctx, call.cookie.session_data_names)
+    return json_response({"success": True}, cookies=cookies)

@@ -13,7 +13,11 @@ from auth_service.auth.context import AuthContext
 from auth_service.auth.http import clear_session_cookie_lines, client_ip, session_cookie_lines
 from auth_service.auth.sessions.repository import SessionRecord, SessionRepository
 from auth_service.core.clock import seconds, to_naive_utc, utcnow
-from auth_service.core.cookies import parse_cookie_header, verify_signed_value
+from auth_service.core.cookies import (
+    is_cookie_or_chunk,
+    parse_cookie_header,
+    verify_signed_value,
+)
 from auth_service.core.ids import generate_id, generate_session_token
 
 ONE_DAY = 86400
@@ -26,7 +30,13 @@ class CookieSession:
     token: str | None
     """The verified session token, or None without a validly signed cookie."""
     dont_remember: bool
+    """A validly signed `dont_remember` cookie came with the request (any value, as Better Auth)."""
     has_cookie_header: bool
+    session_data_names: tuple[str, ...] = ()
+    """The `session_data` cookie and chunks the request carries, in order (the cache is off, so
+    any of them is stale and is expired with the session cookies)."""
+    stray_session_data: bool = False
+    """One of those carries a value: get-session expires them even when the session is fine."""
 
 
 @dataclass(slots=True)
@@ -52,9 +62,18 @@ def read_cookie_session(ctx: AuthContext, request: Request) -> CookieSession:
     token = verify_signed_value(ctx.secret, raw) if raw else None
     dont_remember_raw = cookies.get(ctx.cookies.dont_remember)
     dont_remember = bool(dont_remember_raw) and (
-        verify_signed_value(ctx.secret, dont_remember_raw or "") == "true"
+        verify_signed_value(ctx.secret, dont_remember_raw or "") is not None
     )
-    return CookieSession(token=token, dont_remember=dont_remember, has_cookie_header=bool(header))
+    session_data_names = tuple(
+        name for name in cookies if is_cookie_or_chunk(name, ctx.cookies.session_data)
+    )
+    return CookieSession(
+        token=token,
+        dont_remember=dont_remember,
+        has_cookie_header=bool(header),
+        session_data_names=session_data_names,
+        stray_session_data=any(cookies[name] for name in session_data_names),
+    )
 
 
 class SessionService:
@@ -85,8 +104,19 @@ class SessionService:
         await self.repository.insert(conn, session)
         return session
 
-    def sign_in_cookies(self, session: dict[str, Any], *, remember_me: bool) -> list[str]:
-        return session_cookie_lines(self.ctx, session["token"], remember_me=remember_me)
+    def sign_in_cookies(
+        self, session: dict[str, Any], cookie: CookieSession, *, remember_me: bool | None = None
+    ) -> list[str]:
+        """Better Auth's setSessionCookie: without `remember_me` the request's `dont_remember`
+        cookie decides; an explicit remember-me expires that cookie."""
+        if remember_me is None:
+            remember_me = not cookie.dont_remember
+        return session_cookie_lines(
+            self.ctx,
+            session["token"],
+            remember_me=remember_me,
+            expire_dont_remember=remember_me and cookie.dont_remember,
+        )
 
     async def lookup(
         self,
@@ -99,7 +129,7 @@ class SessionService:
         if cookie.token is None:
             return Lookup(found=None)
         record = await self.repository.find_with_user(conn, cookie.token)
-        clear = clear_session_cookie_lines(self.ctx)
+        clear = clear_session_cookie_lines(self.ctx, cookie.session_data_names)
         if record is None:
             return Lookup(found=None, clear_cookies=clear)
         now = utcnow()
@@ -111,7 +141,7 @@ class SessionService:
         if refresh and not cookie.dont_remember and self._due_for_refresh(expires_at, now):
             if not await self._refresh(conn, record, now):
                 return Lookup(found=None, clear_cookies=clear)
-            resolved.cookies = self.sign_in_cookies(record.session, remember_me=True)
+            resolved.cookies = self.sign_in_cookies(record.session, cookie, remember_me=True)
         return Lookup(found=resolved)
 
     def _due_for_refresh(self, expires_at: datetime, now: datetime) -> bool:

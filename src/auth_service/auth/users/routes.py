@@ -5,21 +5,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from sqlalchemy.exc import DBAPIError
 from starlette.responses import Response
 
 from auth_service.auth.deps import AuthCall, SessionNeed, endpoint
 from auth_service.auth.http import json_response
-from auth_service.auth.users.repository import UserRepository, is_rejected_value
+from auth_service.auth.queued_cookies import AuthRoute
+from auth_service.auth.users.repository import UserRepository
 from auth_service.core.clock import utcnow
 from auth_service.core.errors import APIError, ErrorCode
 from auth_service.core.validation import Field, is_js_truthy
 
-router = APIRouter()
+router = APIRouter(route_class=AuthRoute)
 
 UPDATE_USER = (
-    Field("name", optional=True),
-    Field("image", optional=True, nullable=True),
+    Field("name", optional=True, allow_nul=False),
+    Field("image", optional=True, nullable=True, allow_nul=False),
 )
 
 
@@ -37,14 +37,6 @@ async def update_user(
         raise APIError(400, None, "No fields to update")
     changes["updated_at"] = utcnow()
     repository: UserRepository = call.request.app.state.users
-    try:
-        await repository.update_user(await call.db.conn(), call.session.user["id"], changes)
-    except DBAPIError as exc:
-        # Better Auth answers an empty 500 here (e.g. a NUL character in the name).
-        if is_rejected_value(exc):
-            raise APIError(422, ErrorCode.FAILED_TO_UPDATE_USER) from exc
-        raise
-    cookies = call.sessions.sign_in_cookies(
-        call.session.session, remember_me=not call.cookie.dont_remember
-    )
+    await repository.update_user(await call.db.conn(), call.session.user["id"], changes)
+    cookies = call.sessions.sign_in_cookies(call.session.session, call.cookie)
     return json_response({"status": True}, cookies=cookies)
