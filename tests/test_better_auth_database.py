@@ -24,8 +24,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+import jwt
 import pytest
 
+from auth_service.db import migrate as migrations
+from auth_service.db.schema import Naming
 from tests.conftest import TEST_SECRET
 from tests.support.npm import ensure_interop_node_modules, run_node_json
 from tests.support.postgres import PostgresServer, create_database, drop_database
@@ -92,6 +95,10 @@ def _seed(postgres: PostgresServer, naming: str) -> Iterator[SeededDatabase]:
     args = ["--naming", naming] + (["--no-migrate"] if naming == "snake_case" else [])
     try:
         seeded = run_node_json(SEEDER, url, TEST_SECRET, SEED_BASE_URL, *args, env=NODE_ENV)
+        if naming == "camelCase":
+            # Adopting a Better Auth database: our migration keeps its tables as they are and
+            # adds what our plugins need (jwks, rateLimit), in its naming.
+            migrations.upgrade(url, Naming(preset="camelCase"))
         yield SeededDatabase(
             name=name,
             url=url,
@@ -172,8 +179,19 @@ def test_better_auth_migrator_made_the_camel_case_schema(camel_db: SeededDatabas
     assert columns[("user", "emailVerified")] == "boolean"
     assert columns[("session", "expiresAt")] == "timestamp with time zone"
     assert columns[("account", "userId")] == "text"
-    # No jwks / rateLimit table without the jwt plugin or database rate-limit storage.
-    assert {table for table, _ in columns} == {"user", "session", "account", "verification"}
+    # Better Auth made no jwks / rateLimit table (no jwt plugin, memory rate limits); adopting
+    # the database with our migration added them, in the same naming, and left the rest alone.
+    assert {table for table, _ in columns} == {
+        "user",
+        "session",
+        "account",
+        "verification",
+        "jwks",
+        "rateLimit",
+        "alembic_version",
+    }
+    assert columns[("jwks", "publicKey")] == "text"
+    assert columns[("rateLimit", "lastRequest")] == "bigint"
 
 
 def test_better_auth_cookie_is_accepted(camel_db: SeededDatabase, camel_server: LiveServer) -> None:
@@ -375,3 +393,35 @@ def test_snake_case_better_auth_rows_work_both_ways(
     assert session is not None, "Better Auth rejected a session cookie we issued"
     assert session["user"]["id"] == second["userId"]
     assert session["session"]["token"] == signed_in.json()["token"]
+
+
+def test_every_core_endpoint_works_on_the_camel_case_schema(
+    camel_db: SeededDatabase, camel_server: LiveServer
+) -> None:
+    """Reads that return whole rows (list-sessions, update-user, the JWKS) use logical keys."""
+    seeded = camel_db.users[1]
+    cookie = {"cookie": f"{COOKIE}={seeded['cookieValue']}", "origin": camel_server.url}
+    with camel_server.client() as http:
+        listed = http.get("/api/auth/list-sessions", headers=cookie)
+        assert listed.status_code == 200, listed.text
+        assert seeded["sessionToken"] in [s["token"] for s in listed.json()]
+        assert all(s["userId"] == seeded["userId"] for s in listed.json())
+        updated = http.post("/api/auth/update-user", json={"name": "Renamed"}, headers=cookie)
+        assert updated.status_code == 200, updated.text
+        assert http.get("/api/auth/get-session", headers=cookie).json()["user"]["name"] == (
+            "Renamed"
+        )
+        token = http.get("/api/auth/token", headers=cookie)
+        assert token.status_code == 200, token.text
+        keys = http.get("/api/auth/jwks").json()["keys"]
+        assert len(keys) == 1
+        assert keys[0]["kid"] == jwt.get_unverified_header(token.json()["token"])["kid"]
+        decoded = jwt.decode(
+            token.json()["token"],
+            jwt.PyJWK(keys[0]).key,
+            algorithms=["EdDSA"],
+            audience=camel_server.url,
+        )
+        assert decoded["sub"] == seeded["userId"]
+    rows = _query(camel_db.dsn, 'select "publicKey", "privateKey" from jwks')
+    assert rows[0]["privateKey"].startswith('"')  # Better Auth's encrypted, JSON-quoted form

@@ -179,8 +179,9 @@ def test_secure_servers_read_only_the_prefixed_cookie(secure_server: LiveServer)
 def test_secure_servers_clear_the_prefixed_cookies(secure_server: LiveServer) -> None:
     with api_client(secure_server) as http:
         created = sign_up(http, secure=True)
-        response = http.post(f"{API}/sign-out",
-                             headers=authed(created, _trusted_origin(secure_server)))
+        response = http.post(
+            f"{API}/sign-out", headers=authed(created, _trusted_origin(secure_server))
+        )
 
     assert response.status_code == 200
     assert set_cookie_lines(response) == clearing_lines(secure=True)
@@ -204,8 +205,7 @@ def test_a_remembered_sign_in_expires_a_leftover_dont_remember_cookie(
     extra: dict[str, Any] = {} if remember_me is None else {"rememberMe": remember_me}
     leftover = f"better-auth.dont_remember={expected_value('true')}"
 
-    signed = sign_in(api, created.email, headers=_browser_headers(live_server, leftover),
-                     **extra)
+    signed = sign_in(api, created.email, headers=_browser_headers(live_server, leftover), **extra)
 
     assert set_cookie_lines(signed.response) == [
         f"better-auth.session_token={expected_value(signed.token)}; {LOGIN_ATTRIBUTES}",
@@ -228,8 +228,7 @@ def test_sign_up_expires_a_leftover_dont_remember_cookie(
 def test_an_unsigned_dont_remember_cookie_is_ignored(
     api: httpx.Client, live_server: LiveServer
 ) -> None:
-    created = sign_up(api, headers=_browser_headers(live_server,
-                                                    "better-auth.dont_remember=true"))
+    created = sign_up(api, headers=_browser_headers(live_server, "better-auth.dont_remember=true"))
 
     assert set_cookie_lines(created.response) == [
         f"better-auth.session_token={expected_value(created.token)}; {LOGIN_ATTRIBUTES}"
@@ -242,12 +241,12 @@ def test_a_forgotten_sign_in_keeps_the_dont_remember_cookie(
     created = sign_up(api)
     leftover = f"better-auth.dont_remember={expected_value('true')}"
 
-    signed = sign_in(api, created.email, headers=_browser_headers(live_server, leftover),
-                     rememberMe=False)
+    signed = sign_in(
+        api, created.email, headers=_browser_headers(live_server, leftover), rememberMe=False
+    )
 
     assert set_cookie_lines(signed.response) == [
-        f"better-auth.session_token={expected_value(signed.token)}; Path=/; HttpOnly; "
-        "SameSite=Lax",
+        f"better-auth.session_token={expected_value(signed.token)}; Path=/; HttpOnly; SameSite=Lax",
         f"better-auth.dont_remember={expected_value('true')}; Path=/; HttpOnly; SameSite=Lax",
     ]
 
@@ -260,8 +259,9 @@ def test_any_signed_dont_remember_value_keeps_later_cookies_session_only(
     created = sign_up(api)
     cookie = f"{created.cookie}; better-auth.dont_remember={expected_value(signed_value)}"
 
-    response = api.post(f"{API}/update-user", json={"name": "n"},
-                        headers=_browser_headers(live_server, cookie))
+    response = api.post(
+        f"{API}/update-user", json={"name": "n"}, headers=_browser_headers(live_server, cookie)
+    )
 
     assert set_cookie_lines(response) == [
         f"better-auth.session_token={expected_value(created.token)}; Path=/; HttpOnly; "
@@ -278,8 +278,11 @@ def test_change_password_new_session_cookie_follows_dont_remember(
 
     response = api.post(
         f"{API}/change-password",
-        json={"currentPassword": PASSWORD, "newPassword": "another-password-1",
-              "revokeOtherSessions": True},
+        json={
+            "currentPassword": PASSWORD,
+            "newPassword": "another-password-1",
+            "revokeOtherSessions": True,
+        },
         headers=_browser_headers(live_server, cookie),
     )
 

@@ -92,8 +92,15 @@ def _random_text(length: int) -> str:
         (SIGN_OUT, "application/x-www-form-urlencoded", "application/json"),
         (SIGN_UP, "application/jsonx", FORM_AND_JSON),
     ],
-    ids=["text-plain", "params-echoed", "case-echoed", "multipart", "json-only-endpoint",
-         "form-on-json-only-endpoint", "near-miss"],
+    ids=[
+        "text-plain",
+        "params-echoed",
+        "case-echoed",
+        "multipart",
+        "json-only-endpoint",
+        "form-on-json-only-endpoint",
+        "near-miss",
+    ],
 )
 def test_an_unsupported_content_type_is_415_quoting_the_header(
     api: httpx.Client, path: str, content_type: str, allowed: str
@@ -154,14 +161,24 @@ def test_a_utf8_bom_before_json_is_ignored(api: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b'{"email":', b"   ", b'{"a":1} trailing', b'{"email":NaN}', b'{"email":1e999}',
-     b"{'single':'quotes'}"],
-    ids=["truncated", "whitespace", "trailing-garbage", "nan", "overflowing-number",
-         "single-quotes"],
+    [
+        b'{"email":',
+        b"   ",
+        b'{"a":1} trailing',
+        b'{"email":NaN}',
+        b'{"email":1e999}',
+        b"{'single':'quotes'}",
+    ],
+    ids=[
+        "truncated",
+        "whitespace",
+        "trailing-garbage",
+        "nan",
+        "overflowing-number",
+        "single-quotes",
+    ],
 )
-def test_bad_json_is_400_invalid_json(
-    api: httpx.Client, raw: bytes, rows_unchanged: None
-) -> None:
+def test_bad_json_is_400_invalid_json(api: httpx.Client, raw: bytes, rows_unchanged: None) -> None:
     response = api.post(SIGN_UP, content=raw, headers=JSON_TYPE)
 
     assert response.status_code == 400
@@ -181,8 +198,14 @@ def _record_issue(received: str) -> str:
 
 @pytest.mark.parametrize(
     ("raw", "received"),
-    [(b"null", "null"), (b"42", "number"), (b"[]", "array"), (b'"text"', "string"),
-     (b"true", "boolean"), (None, "undefined")],
+    [
+        (b"null", "null"),
+        (b"42", "number"),
+        (b"[]", "array"),
+        (b'"text"', "string"),
+        (b"true", "boolean"),
+        (None, "undefined"),
+    ],
     ids=["null", "number", "array", "string", "boolean", "missing"],
 )
 @pytest.mark.parametrize(
@@ -197,8 +220,12 @@ def _record_issue(received: str) -> str:
     ids=["sign-up", "sign-in", "update-user", "change-password", "revoke-session"],
 )
 def test_a_non_object_body_is_a_validation_error_naming_the_zod_type(
-    api: httpx.Client, rows_unchanged: None, path: str, issues: tuple[Any, ...],
-    raw: bytes | None, received: str,
+    api: httpx.Client,
+    rows_unchanged: None,
+    path: str,
+    issues: tuple[Any, ...],
+    raw: bytes | None,
+    received: str,
 ) -> None:
     response = api.post(path) if raw is None else api.post(path, content=raw, headers=JSON_TYPE)
 
@@ -221,13 +248,16 @@ def test_sign_out_takes_no_body_but_refuses_a_non_object_one(api: httpx.Client) 
 # --------------------------------------------------------------------------- wrong types
 
 
-
 def _endpoint(path: str) -> str:
     return path.removeprefix(f"{API}/").removesuffix("/email")
 
 
 WRONG_VALUES: list[tuple[Any, str]] = [
-    (None, "null"), (7, "number"), (True, "boolean"), ([], "array"), ({}, "object"),
+    (None, "null"),
+    (7, "number"),
+    (True, "boolean"),
+    ([], "array"),
+    ({}, "object"),
 ]
 STRING_FIELDS = [
     (SIGN_UP, {"name": "N", "email": "typed@example.com", "password": PASSWORD}, "name"),
@@ -236,30 +266,45 @@ STRING_FIELDS = [
     (SIGN_UP, {"name": "N", "email": "typed@example.com", "password": PASSWORD}, "image"),
     (SIGN_IN, {"email": "typed@example.com", "password": PASSWORD}, "email"),
     (SIGN_IN, {"email": "typed@example.com", "password": PASSWORD}, "password"),
-    (f"{API}/change-password", {"currentPassword": PASSWORD, "newPassword": PASSWORD},
-     "currentPassword"),
-    (f"{API}/change-password", {"currentPassword": PASSWORD, "newPassword": PASSWORD},
-     "newPassword"),
+    (
+        f"{API}/change-password",
+        {"currentPassword": PASSWORD, "newPassword": PASSWORD},
+        "currentPassword",
+    ),
+    (
+        f"{API}/change-password",
+        {"currentPassword": PASSWORD, "newPassword": PASSWORD},
+        "newPassword",
+    ),
     (f"{API}/verify-password", {"password": PASSWORD}, "password"),
     (f"{API}/revoke-session", {"token": "t"}, "token"),
 ]
 BOOLEAN_FIELDS = [
     (SIGN_UP, {"name": "N", "email": "typed@example.com", "password": PASSWORD}, "rememberMe"),
     (SIGN_IN, {"email": "typed@example.com", "password": PASSWORD}, "rememberMe"),
-    (f"{API}/change-password", {"currentPassword": PASSWORD, "newPassword": PASSWORD},
-     "revokeOtherSessions"),
+    (
+        f"{API}/change-password",
+        {"currentPassword": PASSWORD, "newPassword": PASSWORD},
+        "revokeOtherSessions",
+    ),
     (SIGN_OUT, {}, "disableRedirect"),
 ]
 
 
 @pytest.mark.parametrize(("value", "received"), WRONG_VALUES, ids=[r for _, r in WRONG_VALUES])
 @pytest.mark.parametrize(
-    ("path", "valid", "field"), STRING_FIELDS,
+    ("path", "valid", "field"),
+    STRING_FIELDS,
     ids=[f"{_endpoint(path)}.{field}" for path, _, field in STRING_FIELDS],
 )
 def test_a_string_field_of_another_type_is_a_validation_error(
-    api: httpx.Client, rows_unchanged: None, path: str, valid: dict[str, Any], field: str,
-    value: Any, received: str,
+    api: httpx.Client,
+    rows_unchanged: None,
+    path: str,
+    valid: dict[str, Any],
+    field: str,
+    value: Any,
+    received: str,
 ) -> None:
     response = api.post(path, json={**valid, field: value})
 
@@ -277,12 +322,18 @@ def test_a_string_field_of_another_type_is_a_validation_error(
     ids=["null", "number", "string", "array", "object"],
 )
 @pytest.mark.parametrize(
-    ("path", "valid", "field"), BOOLEAN_FIELDS,
+    ("path", "valid", "field"),
+    BOOLEAN_FIELDS,
     ids=[f"{_endpoint(path)}.{field}" for path, _, field in BOOLEAN_FIELDS],
 )
 def test_a_boolean_field_of_another_type_is_a_validation_error(
-    api: httpx.Client, rows_unchanged: None, path: str, valid: dict[str, Any], field: str,
-    value: Any, received: str,
+    api: httpx.Client,
+    rows_unchanged: None,
+    path: str,
+    valid: dict[str, Any],
+    field: str,
+    value: Any,
+    received: str,
 ) -> None:
     response = api.post(path, json={**valid, field: value})
 
@@ -301,8 +352,12 @@ def test_a_one_megabyte_name_is_stored_whole(api: httpx.Client, database_url: st
 
     created = sign_up(api, name=name)
 
-    row = db_one(database_url, 'SELECT length(name) AS n, md5(name) = md5($2) AS same '
-                 'FROM "user" WHERE id = $1', created.user_id, name)
+    row = db_one(
+        database_url,
+        'SELECT length(name) AS n, md5(name) = md5($2) AS same FROM "user" WHERE id = $1',
+        created.user_id,
+        name,
+    )
     assert row == {"n": 1_000_000, "same": True}
 
 
@@ -311,8 +366,7 @@ def test_a_100k_email_is_refused_with_no_row_written(
 ) -> None:
     email = f"{_random_text(100_000)}@example.com"
 
-    sign_up_response = api.post(SIGN_UP, json={"name": "x", "email": email,
-                                               "password": PASSWORD})
+    sign_up_response = api.post(SIGN_UP, json={"name": "x", "email": email, "password": PASSWORD})
     sign_in_response = api.post(SIGN_IN, json={"email": email, "password": PASSWORD})
 
     # Too long for the e-mail index: PostgreSQL refuses it, as Better Auth reports.
@@ -323,8 +377,9 @@ def test_a_100k_email_is_refused_with_no_row_written(
 
 
 def test_a_one_megabyte_password_is_too_long(api: httpx.Client, rows_unchanged: None) -> None:
-    response = api.post(SIGN_UP, json={"name": "x", "email": unique_email(),
-                                       "password": "p" * 1_000_000})
+    response = api.post(
+        SIGN_UP, json={"name": "x", "email": unique_email(), "password": "p" * 1_000_000}
+    )
 
     assert response.status_code == 400
     assert response.json() == error_body("PASSWORD_TOO_LONG", "Password too long")
@@ -350,8 +405,9 @@ def test_a_nul_character_in_a_stored_field_fails_sign_up_cleanly(
 def test_a_nul_character_in_the_email_is_an_invalid_email(
     api: httpx.Client, rows_unchanged: None
 ) -> None:
-    response = api.post(SIGN_UP, json={"name": "x", "email": "a\u0000b@example.com",
-                                       "password": PASSWORD})
+    response = api.post(
+        SIGN_UP, json={"name": "x", "email": "a\u0000b@example.com", "password": PASSWORD}
+    )
 
     assert response.status_code == 400
     assert response.json() == error_body("VALIDATION_ERROR", "[body.email] Invalid email address")
@@ -373,8 +429,9 @@ def test_a_nul_character_in_update_user_changes_nothing(
 ) -> None:
     user = sign_up(api, name="Unchanged")
 
-    response = api.post(f"{API}/update-user", json={field: "x\u0000y"},
-                        headers=authed(user, live_server.origin))
+    response = api.post(
+        f"{API}/update-user", json={field: "x\u0000y"}, headers=authed(user, live_server.origin)
+    )
 
     # Better Auth answers an empty 500 here (PostgreSQL refuses NUL in text): we validate.
     assert response.status_code == 400
@@ -390,8 +447,11 @@ def test_a_nul_character_in_a_session_token_matches_no_session(
 ) -> None:
     user: SignedIn = sign_up(api)
 
-    revoke = api.post(f"{API}/revoke-session", json={"token": "a\u0000b"},
-                      headers=authed(user, live_server.origin))
+    revoke = api.post(
+        f"{API}/revoke-session",
+        json={"token": "a\u0000b"},
+        headers=authed(user, live_server.origin),
+    )
     lookup = api.get(f"{API}/get-session", headers={"cookie": session_cookie("a\u0000b")})
 
     assert revoke.status_code == 200
@@ -406,8 +466,11 @@ def test_a_nul_character_in_a_session_token_matches_no_session(
 
 @pytest.mark.parametrize(
     "raw",
-    [b"[" * 5000 + b"]" * 5000, b'{"a":' * 3000 + b"1" + b"}" * 3000,
-     b'{"name":' + b"[" * 5000 + b"]" * 5000 + b',"email":"deep@example.com","password":"x"}'],
+    [
+        b"[" * 5000 + b"]" * 5000,
+        b'{"a":' * 3000 + b"1" + b"}" * 3000,
+        b'{"name":' + b"[" * 5000 + b"]" * 5000 + b',"email":"deep@example.com","password":"x"}',
+    ],
     ids=["deep-array", "deep-object", "deep-field"],
 )
 def test_json_nested_beyond_the_parser_limit_is_invalid_json(
@@ -426,8 +489,9 @@ def test_moderately_nested_values_are_validation_errors(
     for _ in range(200):
         nested = {"k": [nested]}
 
-    response = api.post(SIGN_UP, json={"name": nested, "email": unique_email(),
-                                       "password": PASSWORD})
+    response = api.post(
+        SIGN_UP, json={"name": nested, "email": unique_email(), "password": PASSWORD}
+    )
 
     assert response.status_code == 400
     assert response.json() == error_body(
@@ -438,18 +502,31 @@ def test_moderately_nested_values_are_validation_errors(
 @pytest.mark.parametrize(
     ("raw", "headers", "expected"),
     [
-        (b'{"name":"\xff\xfe","email":"u8@example.com","password":"password-123"}',
-         JSON_TYPE, INVALID_JSON),
-        (b'{"name":"\\ud800","email":"u8@example.com","password":"password-123"}',
-         JSON_TYPE, INVALID_JSON),
-        (b"name=\xff\xfe&email=u8%40example.com&password=password-123",
-         FORM_TYPE, error_body("BAD_REQUEST", "Invalid form body")),
+        (
+            b'{"name":"\xff\xfe","email":"u8@example.com","password":"password-123"}',
+            JSON_TYPE,
+            INVALID_JSON,
+        ),
+        (
+            b'{"name":"\\ud800","email":"u8@example.com","password":"password-123"}',
+            JSON_TYPE,
+            INVALID_JSON,
+        ),
+        (
+            b"name=\xff\xfe&email=u8%40example.com&password=password-123",
+            FORM_TYPE,
+            error_body("BAD_REQUEST", "Invalid form body"),
+        ),
     ],
     ids=["raw-bytes-in-json", "lone-surrogate-escape", "raw-bytes-in-form"],
 )
 def test_text_that_is_not_utf8_is_refused(
-    api: httpx.Client, database_url: str, rows_unchanged: None, raw: bytes,
-    headers: dict[str, str], expected: dict[str, str],
+    api: httpx.Client,
+    database_url: str,
+    rows_unchanged: None,
+    raw: bytes,
+    headers: dict[str, str],
+    expected: dict[str, str],
 ) -> None:
     response = api.post(SIGN_UP, content=raw, headers=headers)
 

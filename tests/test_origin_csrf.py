@@ -53,8 +53,7 @@ def account(api: httpx.Client) -> SignedIn:
 
 
 def _sign_in(api: httpx.Client, account: SignedIn, **headers: str) -> httpx.Response:
-    return api.post(SIGN_IN, json={"email": account.email, "password": PASSWORD},
-                    headers=headers)
+    return api.post(SIGN_IN, json={"email": account.email, "password": PASSWORD}, headers=headers)
 
 
 # --------------------------------------------------------------------------- A.1 cookie origin
@@ -98,12 +97,23 @@ def test_any_cookie_makes_a_post_subject_to_the_origin_check(api: httpx.Client) 
         ({"origin": "null", "sec-fetch-site": "cross-site"}, MISSING_ORIGIN),
         ({"origin": ""}, MISSING_ORIGIN),
     ],
-    ids=["untrusted-origin", "other-port", "untrusted-referer", "null-origin",
-         "null-origin-beats-referer", "null-origin-cross-site", "empty-origin"],
+    ids=[
+        "untrusted-origin",
+        "other-port",
+        "untrusted-referer",
+        "null-origin",
+        "null-origin-beats-referer",
+        "null-origin-cross-site",
+        "empty-origin",
+    ],
 )
 def test_a_cookie_bearing_post_from_an_untrusted_or_null_origin_is_refused(
-    api: httpx.Client, live_server: LiveServer, account: SignedIn, database_url: str,
-    headers: dict[str, str], expected: dict[str, str],
+    api: httpx.Client,
+    live_server: LiveServer,
+    account: SignedIn,
+    database_url: str,
+    headers: dict[str, str],
+    expected: dict[str, str],
 ) -> None:
     headers = {k: v.replace("{own}", live_server.origin) for k, v in headers.items()}
 
@@ -123,8 +133,13 @@ def test_a_cookie_bearing_post_from_an_untrusted_or_null_origin_is_refused(
         {"origin": "", "referer": "{own}/"},
         {"origin": "null", "sec-fetch-site": "same-origin"},
     ],
-    ids=["origin", "origin-with-path", "referer-fallback", "empty-origin-then-referer",
-         "null-origin-same-origin-fetch"],
+    ids=[
+        "origin",
+        "origin-with-path",
+        "referer-fallback",
+        "empty-origin-then-referer",
+        "null-origin-same-origin-fetch",
+    ],
 )
 def test_a_cookie_bearing_post_from_the_service_origin_is_accepted(
     api: httpx.Client, live_server: LiveServer, database_url: str, headers: dict[str, str]
@@ -140,8 +155,7 @@ def test_a_cookie_bearing_post_from_the_service_origin_is_accepted(
 
 
 def test_get_requests_are_never_origin_checked(api: httpx.Client, account: SignedIn) -> None:
-    response = api.get(f"{API}/get-session",
-                       headers={"cookie": account.cookie, "origin": EVIL})
+    response = api.get(f"{API}/get-session", headers={"cookie": account.cookie, "origin": EVIL})
 
     assert response.json()["session"]["token"] == account.token
 
@@ -163,9 +177,15 @@ def test_cross_site_navigation_login_is_blocked(
     email = unique_email("csrf")
     body = {"name": "x", "email": email, "password": PASSWORD}
     for extra in ({}, {"origin": live_server.origin}):
-        response = api.post(path, json=body, headers={
-            "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", **extra,
-        })
+        response = api.post(
+            path,
+            json=body,
+            headers={
+                "sec-fetch-site": "cross-site",
+                "sec-fetch-mode": "navigate",
+                **extra,
+            },
+        )
 
         assert response.status_code == 403
         assert response.json() == CROSS_SITE
@@ -184,9 +204,16 @@ def test_cross_site_navigation_login_is_blocked(
         ({"referer": f"{EVIL}/login"}, INVALID_ORIGIN),
         ({"origin": "null"}, MISSING_ORIGIN),
     ],
-    ids=["cors-without-origin", "same-origin-without-origin", "dest-without-origin",
-         "typed-url-navigation", "cors-untrusted", "untrusted-origin", "untrusted-referer",
-         "null-origin"],
+    ids=[
+        "cors-without-origin",
+        "same-origin-without-origin",
+        "dest-without-origin",
+        "typed-url-navigation",
+        "cors-untrusted",
+        "untrusted-origin",
+        "untrusted-referer",
+        "null-origin",
+    ],
 )
 def test_cookieless_sign_in_from_a_browser_needs_a_trusted_origin(
     api: httpx.Client, account: SignedIn, headers: dict[str, str], expected: dict[str, str]
@@ -206,8 +233,13 @@ def test_cookieless_sign_in_from_a_browser_needs_a_trusted_origin(
         {"referer": "{own}/login"},
         {"sec-fetch-user": "?1"},
     ],
-    ids=["server-to-server", "same-origin-fetch", "same-site-form", "trusted-referer",
-         "only-sec-fetch-user"],
+    ids=[
+        "server-to-server",
+        "same-origin-fetch",
+        "same-site-form",
+        "trusted-referer",
+        "only-sec-fetch-user",
+    ],
 )
 def test_cookieless_sign_in_is_allowed_from_trusted_or_non_browser_callers(
     api: httpx.Client, live_server: LiveServer, account: SignedIn, headers: dict[str, str]
@@ -224,8 +256,9 @@ def test_sign_up_from_an_untrusted_origin_writes_nothing(
     api: httpx.Client, database_url: str
 ) -> None:
     email = unique_email("evil")
-    response = api.post(SIGN_UP, json={"name": "x", "email": email, "password": PASSWORD},
-                        headers={"origin": EVIL})
+    response = api.post(
+        SIGN_UP, json={"name": "x", "email": email, "password": PASSWORD}, headers={"origin": EVIL}
+    )
 
     assert response.status_code == 403
     assert response.json() == INVALID_ORIGIN
@@ -244,8 +277,9 @@ def test_trusted_and_relative_callback_urls_are_accepted(
     api: httpx.Client, live_server: LiveServer, account: SignedIn, callback: str
 ) -> None:
     callback = callback.replace("{own}", live_server.origin)
-    response = api.post(SIGN_IN, json={"email": account.email, "password": PASSWORD,
-                                       "callbackURL": callback})
+    response = api.post(
+        SIGN_IN, json={"email": account.email, "password": PASSWORD, "callbackURL": callback}
+    )
 
     assert response.status_code == 200
     assert response.json()["url"] == callback
@@ -263,14 +297,23 @@ def test_trusted_and_relative_callback_urls_are_accepted(
         "javascript:alert(1)",
         "dashboard",
     ],
-    ids=["protocol-relative", "absolute", "upper-case", "other-port", "backslash",
-         "encoded-slashes", "javascript", "not-rooted"],
+    ids=[
+        "protocol-relative",
+        "absolute",
+        "upper-case",
+        "other-port",
+        "backslash",
+        "encoded-slashes",
+        "javascript",
+        "not-rooted",
+    ],
 )
 def test_untrusted_callback_urls_are_403(
     api: httpx.Client, account: SignedIn, callback: str
 ) -> None:
-    response = api.post(SIGN_IN, json={"email": account.email, "password": PASSWORD,
-                                       "callbackURL": callback})
+    response = api.post(
+        SIGN_IN, json={"email": account.email, "password": PASSWORD, "callbackURL": callback}
+    )
 
     assert response.status_code == 403
     assert response.json() == INVALID_CALLBACK
@@ -281,8 +324,15 @@ def test_an_untrusted_callback_url_on_sign_up_writes_nothing(
     api: httpx.Client, database_url: str
 ) -> None:
     email = unique_email("cb")
-    response = api.post(SIGN_UP, json={"name": "x", "email": email, "password": PASSWORD,
-                                       "callbackURL": "//evil.example.com"})
+    response = api.post(
+        SIGN_UP,
+        json={
+            "name": "x",
+            "email": email,
+            "password": PASSWORD,
+            "callbackURL": "//evil.example.com",
+        },
+    )
 
     assert response.status_code == 403
     assert response.json() == INVALID_CALLBACK
@@ -304,10 +354,14 @@ def test_the_callback_url_may_come_from_the_query(api: httpx.Client, account: Si
     ("body", "expected"),
     [
         ({"redirectTo": EVIL}, error_body("INVALID_REDIRECT_URL", "Invalid redirectURL")),
-        ({"errorCallbackURL": EVIL},
-         error_body("INVALID_ERROR_CALLBACK_URL", "Invalid errorCallbackURL")),
-        ({"newUserCallbackURL": EVIL},
-         error_body("INVALID_NEW_USER_CALLBACK_URL", "Invalid newUserCallbackURL")),
+        (
+            {"errorCallbackURL": EVIL},
+            error_body("INVALID_ERROR_CALLBACK_URL", "Invalid errorCallbackURL"),
+        ),
+        (
+            {"newUserCallbackURL": EVIL},
+            error_body("INVALID_NEW_USER_CALLBACK_URL", "Invalid newUserCallbackURL"),
+        ),
         ({"callbackURL": EVIL}, INVALID_CALLBACK),
     ],
     ids=["redirectTo", "errorCallbackURL", "newUserCallbackURL", "callbackURL"],
@@ -369,7 +423,8 @@ def configured(configured_server: LiveServer) -> Iterator[httpx.Client]:
 
 
 @pytest.mark.parametrize(
-    "origin", [APP_ORIGIN, BASE_URL, "https://shop.trusted.example"],
+    "origin",
+    [APP_ORIGIN, BASE_URL, "https://shop.trusted.example"],
     ids=["cors-origin", "base-url", "trusted-wildcard"],
 )
 def test_configured_origins_are_trusted_for_cookie_posts(
@@ -377,8 +432,11 @@ def test_configured_origins_are_trusted_for_cookie_posts(
 ) -> None:
     user = sign_up(configured, secure=True)
 
-    response = configured.post(f"{API}/update-user", json={"name": "From app"},
-                               headers={"cookie": user.cookie, "origin": origin})
+    response = configured.post(
+        f"{API}/update-user",
+        json={"name": "From app"},
+        headers={"cookie": user.cookie, "origin": origin},
+    )
 
     assert response.status_code == 200
     assert response.json() == {"status": True}
@@ -388,8 +446,11 @@ def test_origins_outside_the_configuration_stay_untrusted(configured: httpx.Clie
     user = sign_up(configured, secure=True)
 
     for origin in (EVIL, "https://app.example.com.evil.test", "http://app.example.com"):
-        response = configured.post(f"{API}/update-user", json={"name": "x"},
-                                   headers={"cookie": user.cookie, "origin": origin})
+        response = configured.post(
+            f"{API}/update-user",
+            json={"name": "x"},
+            headers={"cookie": user.cookie, "origin": origin},
+        )
         assert response.status_code == 403
         assert response.json() == INVALID_ORIGIN
 
@@ -397,8 +458,10 @@ def test_origins_outside_the_configuration_stay_untrusted(configured: httpx.Clie
 def test_a_cors_origin_is_a_trusted_callback_target(configured: httpx.Client) -> None:
     user = sign_up(configured, secure=True)
 
-    response = configured.post(SIGN_IN, json={"email": user.email, "password": PASSWORD,
-                                              "callbackURL": f"{APP_ORIGIN}/welcome"})
+    response = configured.post(
+        SIGN_IN,
+        json={"email": user.email, "password": PASSWORD, "callbackURL": f"{APP_ORIGIN}/welcome"},
+    )
 
     assert response.status_code == 200
     assert response.json()["url"] == f"{APP_ORIGIN}/welcome"
@@ -410,9 +473,15 @@ def test_null_origin_same_origin_is_judged_by_the_request_host(
     # The request reaches http://127.0.0.1:<port>, which is not BETTER_AUTH_URL and not trusted.
     user = sign_up(configured, secure=True)
 
-    response = configured.post(f"{API}/update-user", json={"name": "x"}, headers={
-        "cookie": user.cookie, "origin": "null", "sec-fetch-site": "same-origin",
-    })
+    response = configured.post(
+        f"{API}/update-user",
+        json={"name": "x"},
+        headers={
+            "cookie": user.cookie,
+            "origin": "null",
+            "sec-fetch-site": "same-origin",
+        },
+    )
 
     assert response.status_code == 403
     assert response.json() == INVALID_ORIGIN

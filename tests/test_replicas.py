@@ -156,15 +156,6 @@ def test_a_jwt_from_one_replica_verifies_on_the_others(clients: list[httpx.Clien
             assert validate(http, {"jwt": issued}).json()["valid"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "auth/email_password sign-up holds its request connection (taken for the e-mail check) "
-        "while hashing and while db.transaction() takes a second pooled connection: with "
-        "concurrent sign-ups the pool deadlocks until DB_TIMEOUT_SECONDS, then 503. Remove this "
-        "marker once a request never holds two pooled connections."
-    ),
-)
 def test_concurrent_sign_ups_never_wait_on_a_second_pooled_connection(
     server_factory: Callable[..., LiveServer],
 ) -> None:

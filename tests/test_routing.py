@@ -26,10 +26,28 @@ def _assert_empty_404(response: httpx.Response) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/nope", "", "/", "/OK", "/sign-in", "/sign-in/", "/forget-password", "/set-password",
-     "/sign-in/email/extra"],
-    ids=["unknown", "base", "base-slash", "wrong-case", "prefix-only", "prefix-slash",
-         "removed-forget-password", "server-only-set-password", "deeper"],
+    [
+        "/nope",
+        "",
+        "/",
+        "/OK",
+        "/sign-in",
+        "/sign-in/",
+        "/forget-password",
+        "/set-password",
+        "/sign-in/email/extra",
+    ],
+    ids=[
+        "unknown",
+        "base",
+        "base-slash",
+        "wrong-case",
+        "prefix-only",
+        "prefix-slash",
+        "removed-forget-password",
+        "server-only-set-password",
+        "deeper",
+    ],
 )
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_unknown_paths_are_an_empty_404(api: httpx.Client, method: str, path: str) -> None:
@@ -60,14 +78,24 @@ def test_a_wrong_method_is_an_empty_404_not_405(api: httpx.Client, method: str, 
 @pytest.mark.parametrize(
     "path",
     ["/ok/", "/get-session/", "/sign-in/email/", "//ok", "//get-session", "/sign-in//email"],
-    ids=["ok-slash", "get-session-slash", "sign-in-slash", "double-slash-ok",
-         "double-slash-get-session", "inner-double-slash"],
+    ids=[
+        "ok-slash",
+        "get-session-slash",
+        "sign-in-slash",
+        "double-slash-ok",
+        "double-slash-get-session",
+        "inner-double-slash",
+    ],
 )
 def test_trailing_and_double_slashes_are_an_empty_404(api: httpx.Client, path: str) -> None:
     method = "POST" if "sign-in" in path else "GET"
-    _assert_empty_404(api.request(method, f"{API}{path}",
-                                  json={"email": "a@example.com", "password": "password-1"}
-                                  if method == "POST" else None))
+    _assert_empty_404(
+        api.request(
+            method,
+            f"{API}{path}",
+            json={"email": "a@example.com", "password": "password-1"} if method == "POST" else None,
+        )
+    )
 
 
 def test_ok_answers_ok_true(api: httpx.Client) -> None:
@@ -80,8 +108,10 @@ def test_ok_answers_ok_true(api: httpx.Client) -> None:
 
 
 def test_error_page_is_html_in_development(api: httpx.Client) -> None:
-    response = api.get(f"{API}/error", params={"error": "state_mismatch",
-                                               "error_description": "The state did not match"})
+    response = api.get(
+        f"{API}/error",
+        params={"error": "state_mismatch", "error_description": "The state did not match"},
+    )
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -90,8 +120,10 @@ def test_error_page_is_html_in_development(api: httpx.Client) -> None:
 
 
 def test_error_page_escapes_what_it_echoes(api: httpx.Client) -> None:
-    response = api.get(f"{API}/error", params={"error": "<script>alert(1)</script>",
-                                               "error_description": "<img src=x onerror=1>"})
+    response = api.get(
+        f"{API}/error",
+        params={"error": "<script>alert(1)</script>", "error_description": "<img src=x onerror=1>"},
+    )
 
     assert response.status_code == 200
     assert "<script>alert(1)</script>" not in response.text

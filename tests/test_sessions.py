@@ -59,16 +59,27 @@ def _get_session(api: httpx.Client, cookie: str, query: str = "") -> httpx.Respo
 
 
 def _set_session_times(
-    database_url: str, token: str, *, expires_in: timedelta | None = None,
+    database_url: str,
+    token: str,
+    *,
+    expires_in: timedelta | None = None,
     created_ago: timedelta | None = None,
 ) -> None:
     now = utc_now()
     if expires_in is not None:
-        db_fetch(database_url, "UPDATE session SET expires_at = $1 WHERE token = $2",
-                 now + expires_in, token)
+        db_fetch(
+            database_url,
+            "UPDATE session SET expires_at = $1 WHERE token = $2",
+            now + expires_in,
+            token,
+        )
     if created_ago is not None:
-        db_fetch(database_url, "UPDATE session SET created_at = $1 WHERE token = $2",
-                 now - created_ago, token)
+        db_fetch(
+            database_url,
+            "UPDATE session SET created_at = $1 WHERE token = $2",
+            now - created_ago,
+            token,
+        )
 
 
 def _assert_no_store(response: httpx.Response) -> None:
@@ -129,9 +140,7 @@ def test_get_session_with_a_signed_unknown_token_is_null_and_clears_cookies(
     assert response.headers.get_list("set-cookie") == clearing_lines()
 
 
-def test_get_session_accepts_an_unencoded_signed_value(
-    api: httpx.Client, user: SignedIn
-) -> None:
+def test_get_session_accepts_an_unencoded_signed_value(api: httpx.Client, user: SignedIn) -> None:
     raw = signed_cookie_value(user.token).replace("%2F", "/").replace("%2B", "+")
     raw = raw.replace("%3D", "=")
 
@@ -205,8 +214,7 @@ def test_get_session_slides_the_expiry_once_update_age_has_passed(
     api: httpx.Client, user: SignedIn, database_url: str
 ) -> None:
     # Issued a day and a minute ago: expiresAt - expiresIn + updateAge <= now.
-    _set_session_times(database_url, user.token,
-                       expires_in=timedelta(seconds=WEEK - DAY - 60))
+    _set_session_times(database_url, user.token, expires_in=timedelta(seconds=WEEK - DAY - 60))
 
     response = _get_session(api, user.cookie)
 
@@ -226,21 +234,20 @@ def test_get_session_slides_the_expiry_once_update_age_has_passed(
 def test_an_empty_disable_refresh_still_refreshes(
     api: httpx.Client, user: SignedIn, database_url: str
 ) -> None:
-    _set_session_times(database_url, user.token,
-                       expires_in=timedelta(seconds=WEEK - DAY - 60))
+    _set_session_times(database_url, user.token, expires_in=timedelta(seconds=WEEK - DAY - 60))
 
     response = _get_session(api, user.cookie, "?disableRefresh=")
 
-    assert_close(parse_js_date(response.json()["session"]["expiresAt"]),
-                 utc_now() + timedelta(seconds=WEEK))
+    assert_close(
+        parse_js_date(response.json()["session"]["expiresAt"]), utc_now() + timedelta(seconds=WEEK)
+    )
     assert len(response.headers.get_list("set-cookie")) == 1
 
 
 def test_get_session_does_not_refresh_before_update_age(
     api: httpx.Client, user: SignedIn, database_url: str
 ) -> None:
-    _set_session_times(database_url, user.token,
-                       expires_in=timedelta(seconds=WEEK - DAY + 60))
+    _set_session_times(database_url, user.token, expires_in=timedelta(seconds=WEEK - DAY + 60))
     before = session_row(database_url, user.token)
 
     response = _get_session(api, user.cookie)
@@ -251,15 +258,13 @@ def test_get_session_does_not_refresh_before_update_age(
 
 @pytest.mark.parametrize(
     "how",
-    ["dont_remember-cookie", "?disableRefresh=true", "?disableRefresh=false",
-     "?disableRefresh=0"],
+    ["dont_remember-cookie", "?disableRefresh=true", "?disableRefresh=false", "?disableRefresh=0"],
 )
 def test_refresh_is_skipped_with_dont_remember_or_disable_refresh(
     api: httpx.Client, user: SignedIn, database_url: str, how: str
 ) -> None:
     # disableRefresh is coerced as zod's coerce.boolean(): any non-empty value is true.
-    _set_session_times(database_url, user.token,
-                       expires_in=timedelta(seconds=WEEK - DAY - 60))
+    _set_session_times(database_url, user.token, expires_in=timedelta(seconds=WEEK - DAY - 60))
     before = session_row(database_url, user.token)
     assert before is not None
 
@@ -281,8 +286,9 @@ def test_a_remember_me_false_session_without_dont_remember_is_refreshed_to_a_wee
 
     response = _get_session(api, session_cookie(short.token))
 
-    assert_close(parse_js_date(response.json()["session"]["expiresAt"]),
-                 utc_now() + timedelta(seconds=WEEK))
+    assert_close(
+        parse_js_date(response.json()["session"]["expiresAt"]), utc_now() + timedelta(seconds=WEEK)
+    )
     [cookie] = set_cookies(response)
     assert cookie.attributes[0] == "Max-Age=604800"
 
@@ -305,13 +311,20 @@ def _make_due(database_url: str, token: str) -> None:
     ids=["list-sessions", "revoke-other-sessions", "verify-password-error", "update-user-error"],
 )
 def test_session_endpoints_refresh_a_due_session_even_when_they_fail(
-    api: httpx.Client, live_server: LiveServer, user: SignedIn, database_url: str,
-    method: str, path: str, body: dict[str, object] | None, status: int,
+    api: httpx.Client,
+    live_server: LiveServer,
+    user: SignedIn,
+    database_url: str,
+    method: str,
+    path: str,
+    body: dict[str, object] | None,
+    status: int,
 ) -> None:
     _make_due(database_url, user.token)
 
-    response = api.request(method, f"{API}/{path}", json=body,
-                           headers=authed(user, live_server.origin))
+    response = api.request(
+        method, f"{API}/{path}", json=body, headers=authed(user, live_server.origin)
+    )
 
     assert response.status_code == status
     [cookie] = set_cookies(response)
@@ -328,8 +341,9 @@ def test_update_user_after_a_refresh_sends_the_cookie_twice_as_better_auth(
 ) -> None:
     _make_due(database_url, user.token)
 
-    response = api.post(f"{API}/update-user", json={"name": "Again"},
-                        headers=authed(user, live_server.origin))
+    response = api.post(
+        f"{API}/update-user", json={"name": "Again"}, headers=authed(user, live_server.origin)
+    )
 
     lines = response.headers.get_list("set-cookie")
     assert len(lines) == 2
@@ -367,9 +381,7 @@ def test_session_endpoints_skip_the_refresh_like_get_session(
 # --------------------------------------------------------------------------- stale cache cookies
 
 
-def test_get_session_expires_a_stale_session_data_cookie(
-    api: httpx.Client, user: SignedIn
-) -> None:
+def test_get_session_expires_a_stale_session_data_cookie(api: httpx.Client, user: SignedIn) -> None:
     response = _get_session(api, f"{user.cookie}; better-auth.session_data=stale-cache")
 
     assert response.json()["session"]["token"] == user.token
@@ -379,8 +391,11 @@ def test_get_session_expires_a_stale_session_data_cookie(
 
 
 def test_get_session_expires_every_chunk_of_a_stale_cache(api: httpx.Client) -> None:
-    response = _get_session(api, "better-auth.session_data.1=b; better-auth.session_data.0=a; "
-                                 "better-auth.session_data.x=not-a-chunk")
+    response = _get_session(
+        api,
+        "better-auth.session_data.1=b; better-auth.session_data.0=a; "
+        "better-auth.session_data.x=not-a-chunk",
+    )
 
     assert response.content == b"null"
     assert response.headers.get_list("set-cookie") == [
@@ -448,8 +463,9 @@ def test_list_sessions_needs_a_fresh_session(
 
 def test_list_sessions_without_a_session_is_401(api: httpx.Client, user: SignedIn) -> None:
     anonymous = api.get(f"{API}/list-sessions")
-    badly_signed = api.get(f"{API}/list-sessions",
-                           headers={"cookie": f"{SESSION_TOKEN}={user.token}.AAAA"})
+    badly_signed = api.get(
+        f"{API}/list-sessions", headers={"cookie": f"{SESSION_TOKEN}={user.token}.AAAA"}
+    )
     unknown = api.get(f"{API}/list-sessions", headers={"cookie": session_cookie("y" * 32)})
 
     for response in (anonymous, badly_signed, unknown):
@@ -469,8 +485,11 @@ def test_revoke_session_deletes_another_session_of_the_user(
 ) -> None:
     other = sign_in(api, user.email)
 
-    response = api.post(f"{API}/revoke-session", json={"token": other.token},
-                        headers=authed(user, live_server.origin))
+    response = api.post(
+        f"{API}/revoke-session",
+        json={"token": other.token},
+        headers=authed(user, live_server.origin),
+    )
 
     assert response.status_code == 200
     assert response.json() == STATUS_TRUE
@@ -481,8 +500,11 @@ def test_revoke_session_deletes_another_session_of_the_user(
 def test_revoke_session_of_the_current_session_clears_cookies(
     api: httpx.Client, live_server: LiveServer, user: SignedIn, database_url: str
 ) -> None:
-    response = api.post(f"{API}/revoke-session", json={"token": user.token},
-                        headers=authed(user, live_server.origin))
+    response = api.post(
+        f"{API}/revoke-session",
+        json={"token": user.token},
+        headers=authed(user, live_server.origin),
+    )
 
     assert response.json() == STATUS_TRUE
     assert response.headers.get_list("set-cookie") == clearing_lines()
@@ -495,8 +517,9 @@ def test_revoke_session_of_someone_elses_token_changes_nothing(
     stranger = sign_up(api)
 
     for token in (stranger.token, "x" * 32, ""):
-        response = api.post(f"{API}/revoke-session", json={"token": token},
-                            headers=authed(user, live_server.origin))
+        response = api.post(
+            f"{API}/revoke-session", json={"token": token}, headers=authed(user, live_server.origin)
+        )
         assert response.status_code == 200
         assert response.json() == STATUS_TRUE
     assert session_row(database_url, stranger.token) is not None
@@ -506,8 +529,9 @@ def test_revoke_session_requires_a_token_and_a_session(
     api: httpx.Client, live_server: LiveServer, user: SignedIn
 ) -> None:
     missing = api.post(f"{API}/revoke-session", json={}, headers=authed(user, live_server.origin))
-    wrong_type = api.post(f"{API}/revoke-session", json={"token": 5},
-                          headers=authed(user, live_server.origin))
+    wrong_type = api.post(
+        f"{API}/revoke-session", json={"token": 5}, headers=authed(user, live_server.origin)
+    )
     anonymous = api.post(f"{API}/revoke-session", json={"token": user.token})
 
     assert missing.status_code == 400

@@ -99,9 +99,7 @@ def test_sign_in_with_empty_callback_url_echoes_it_without_redirect(
     assert "location" not in response.headers
 
 
-def test_sign_in_matches_the_email_case_insensitively(
-    api: httpx.Client, account: SignedIn
-) -> None:
+def test_sign_in_matches_the_email_case_insensitively(api: httpx.Client, account: SignedIn) -> None:
     response = _post(api, {"email": account.email.upper(), "password": PASSWORD})
 
     assert response.status_code == 200
@@ -137,9 +135,7 @@ def test_sign_in_checks_the_email_before_the_password_length(api: httpx.Client) 
     assert response.json() == error_body("INVALID_EMAIL", "Invalid email")
 
 
-def test_sign_in_with_a_password_over_128_is_too_long(
-    api: httpx.Client, account: SignedIn
-) -> None:
+def test_sign_in_with_a_password_over_128_is_too_long(api: httpx.Client, account: SignedIn) -> None:
     response = _post(api, {"email": account.email, "password": "x" * 129})
 
     assert response.status_code == 400
@@ -242,8 +238,9 @@ def test_session_records_the_user_agent_or_an_empty_string(
     api: httpx.Client, account: SignedIn, database_url: str
 ) -> None:
     with_agent = sign_in(api, account.email, headers={"user-agent": "Browser/1.0 (Test)"})
-    request = api.build_request("POST", SIGN_IN, json={"email": account.email,
-                                                       "password": PASSWORD})
+    request = api.build_request(
+        "POST", SIGN_IN, json={"email": account.email, "password": PASSWORD}
+    )
     del request.headers["user-agent"]
     without_agent = api.send(request)
     assert without_agent.status_code == 200
@@ -268,7 +265,11 @@ def _better_auth_scrypt(password: str, salt_hex: str) -> str:
     key = hashlib.scrypt(
         unicodedata.normalize("NFKC", password).encode(),
         salt=salt_hex.encode(),
-        n=16384, r=16, p=1, dklen=64, maxmem=64 * 1024 * 1024,
+        n=16384,
+        r=16,
+        p=1,
+        dklen=64,
+        maxmem=64 * 1024 * 1024,
     )
     return key.hex()
 

@@ -108,8 +108,8 @@ def test_sign_up_lower_cases_the_email_and_keeps_the_name_as_given(
 ) -> None:
     local = unique_email().split("@")[0]
     response = _post(
-        api, {"name": "  Mixed Name  ", "email": f"{local.upper()}@Example.COM",
-              "password": PASSWORD},
+        api,
+        {"name": "  Mixed Name  ", "email": f"{local.upper()}@Example.COM", "password": PASSWORD},
     )
 
     assert response.status_code == 200
@@ -127,8 +127,13 @@ def test_sign_up_accepts_an_empty_name(api: httpx.Client) -> None:
 
 def test_sign_up_stores_the_image(api: httpx.Client) -> None:
     response = _post(
-        api, {"name": "Img", "email": unique_email(), "password": PASSWORD,
-              "image": "https://cdn.example.com/a.png"},
+        api,
+        {
+            "name": "Img",
+            "email": unique_email(),
+            "password": PASSWORD,
+            "image": "https://cdn.example.com/a.png",
+        },
     )
 
     assert response.status_code == 200
@@ -154,8 +159,15 @@ def test_sign_up_ignores_email_verified_and_unknown_fields(
 ) -> None:
     email = unique_email()
     response = _post(
-        api, {"name": "N", "email": email, "password": PASSWORD, "emailVerified": True,
-              "id": "chosen-by-client", "role": "admin"},
+        api,
+        {
+            "name": "N",
+            "email": email,
+            "password": PASSWORD,
+            "emailVerified": True,
+            "id": "chosen-by-client",
+            "role": "admin",
+        },
     )
 
     assert response.status_code == 200
@@ -239,8 +251,14 @@ def test_sign_up_with_more_than_128_utf16_units_is_too_long(
             "[body.rememberMe] Invalid input: expected boolean, received string",
         ),
     ],
-    ids=["empty", "bad-email", "untrimmed-email", "empty-password", "wrong-types",
-         "remember-me-string"],
+    ids=[
+        "empty",
+        "bad-email",
+        "untrimmed-email",
+        "empty-password",
+        "wrong-types",
+        "remember-me-string",
+    ],
 )
 def test_sign_up_validation_errors_use_zod_messages(
     api: httpx.Client, database_url: str, body: dict[str, Any], message: str

@@ -53,7 +53,11 @@ def user(api: httpx.Client) -> SignedIn:
 
 
 def _post(
-    api: httpx.Client, server: LiveServer, user: SignedIn, path: str, body: Any = None,
+    api: httpx.Client,
+    server: LiveServer,
+    user: SignedIn,
+    path: str,
+    body: Any = None,
     **headers: str,
 ) -> httpx.Response:
     return api.post(path, json=body, headers=authed(user, server.origin, **headers))
@@ -120,7 +124,10 @@ def test_update_user_with_dont_remember_keeps_a_session_cookie(
     ids=["email", "name-and-email", "email-array"],
 )
 def test_update_user_refuses_to_change_the_email(
-    api: httpx.Client, live_server: LiveServer, user: SignedIn, database_url: str,
+    api: httpx.Client,
+    live_server: LiveServer,
+    user: SignedIn,
+    database_url: str,
     body: dict[str, Any],
 ) -> None:
     response = _post(api, live_server, user, UPDATE_USER, body)
@@ -164,8 +171,12 @@ def test_update_user_cannot_verify_the_email(
     ids=["name-number", "name-null", "image-number"],
 )
 def test_update_user_rejects_non_string_fields(
-    api: httpx.Client, live_server: LiveServer, user: SignedIn, database_url: str,
-    body: dict[str, Any], message: str,
+    api: httpx.Client,
+    live_server: LiveServer,
+    user: SignedIn,
+    database_url: str,
+    body: dict[str, Any],
+    message: str,
 ) -> None:
     # Better Auth stores `5` as "5" and answers 500 for a null name; the spec asks for a 400.
     response = _post(api, live_server, user, UPDATE_USER, body)
@@ -191,8 +202,13 @@ def test_change_password_replaces_the_hash_and_keeps_sessions(
     other = sign_in(api, user.email)
     old_hash = credential_hash(database_url, user.user_id)
 
-    response = _post(api, live_server, user, CHANGE_PASSWORD,
-                     {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD})
+    response = _post(
+        api,
+        live_server,
+        user,
+        CHANGE_PASSWORD,
+        {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
+    )
 
     assert response.status_code == 200
     body = response.json()
@@ -214,7 +230,10 @@ def test_change_password_can_revoke_every_other_session(
     other = sign_in(api, user.email)
 
     response = _post(
-        api, live_server, user, CHANGE_PASSWORD,
+        api,
+        live_server,
+        user,
+        CHANGE_PASSWORD,
         {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD, "revokeOtherSessions": True},
     )
 
@@ -232,23 +251,48 @@ def test_change_password_can_revoke_every_other_session(
 @pytest.mark.parametrize(
     ("body", "code", "message"),
     [
-        ({"currentPassword": "wrong-password", "newPassword": NEW_PASSWORD},
-         "INVALID_PASSWORD", "Invalid password"),
-        ({"currentPassword": PASSWORD, "newPassword": "short"},
-         "PASSWORD_TOO_SHORT", "Password too short"),
-        ({"currentPassword": "wrong-password", "newPassword": "short"},
-         "PASSWORD_TOO_SHORT", "Password too short"),
-        ({"currentPassword": PASSWORD, "newPassword": "x" * 129},
-         "PASSWORD_TOO_LONG", "Password too long"),
-        ({"currentPassword": "x" * 129, "newPassword": NEW_PASSWORD},
-         "PASSWORD_TOO_LONG", "Password too long"),
+        (
+            {"currentPassword": "wrong-password", "newPassword": NEW_PASSWORD},
+            "INVALID_PASSWORD",
+            "Invalid password",
+        ),
+        (
+            {"currentPassword": PASSWORD, "newPassword": "short"},
+            "PASSWORD_TOO_SHORT",
+            "Password too short",
+        ),
+        (
+            {"currentPassword": "wrong-password", "newPassword": "short"},
+            "PASSWORD_TOO_SHORT",
+            "Password too short",
+        ),
+        (
+            {"currentPassword": PASSWORD, "newPassword": "x" * 129},
+            "PASSWORD_TOO_LONG",
+            "Password too long",
+        ),
+        (
+            {"currentPassword": "x" * 129, "newPassword": NEW_PASSWORD},
+            "PASSWORD_TOO_LONG",
+            "Password too long",
+        ),
     ],
-    ids=["wrong-current", "new-too-short", "length-checked-first", "new-too-long",
-         "current-too-long"],
+    ids=[
+        "wrong-current",
+        "new-too-short",
+        "length-checked-first",
+        "new-too-long",
+        "current-too-long",
+    ],
 )
 def test_change_password_failures_are_400_and_keep_the_hash(
-    api: httpx.Client, live_server: LiveServer, user: SignedIn, database_url: str,
-    body: dict[str, Any], code: str, message: str,
+    api: httpx.Client,
+    live_server: LiveServer,
+    user: SignedIn,
+    database_url: str,
+    body: dict[str, Any],
+    code: str,
+    message: str,
 ) -> None:
     old_hash = credential_hash(database_url, user.user_id)
 
@@ -264,8 +308,13 @@ def test_change_password_without_a_credential_account(
 ) -> None:
     db_fetch(database_url, "DELETE FROM account WHERE user_id = $1", user.user_id)
 
-    change = _post(api, live_server, user, CHANGE_PASSWORD,
-                   {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD})
+    change = _post(
+        api,
+        live_server,
+        user,
+        CHANGE_PASSWORD,
+        {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
+    )
     verify = _post(api, live_server, user, VERIFY_PASSWORD, {"password": PASSWORD})
 
     assert change.status_code == 400
@@ -278,8 +327,9 @@ def test_change_password_without_a_credential_account(
 
 def test_change_password_validates_before_requiring_a_session(api: httpx.Client) -> None:
     missing = api.post(CHANGE_PASSWORD, json={})
-    anonymous = api.post(CHANGE_PASSWORD, json={"currentPassword": PASSWORD,
-                                                "newPassword": NEW_PASSWORD})
+    anonymous = api.post(
+        CHANGE_PASSWORD, json={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+    )
 
     assert missing.status_code == 400
     assert missing.json() == error_body(

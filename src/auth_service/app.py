@@ -24,6 +24,7 @@ from auth_service.core.errors import APIError, ErrorCode
 from auth_service.core.rate_limit.install import install_rate_limiting
 from auth_service.cors import install_cors
 from auth_service.db.engine import Database, is_database_fault
+from auth_service.features import discover_features, mount_features, route_table
 from auth_service.gateway import routes as gateway_routes
 from auth_service.plugins.bearer.middleware import SetAuthTokenMiddleware
 from auth_service.plugins.jwt.service import JwtService
@@ -101,8 +102,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     ctx = AuthContext.build(settings, database)
 
+    features = discover_features()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.show_routes:
+            log.info("routes:\n  %s", "\n  ".join(route_table(app)))
         try:
             yield
         finally:
@@ -127,7 +132,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.email_password = EmailPasswordService(ctx, sessions)
     app.state.users = UserRepository(ctx.schema)
     app.state.draining = False
-    app.state.jwt = JwtService(settings, ctx.schema, database)
+    jwt = JwtService(settings, ctx.schema, database)
+    app.state.jwt = jwt
+    # After-hooks of get-session (Better Auth's plugin hooks): extra response headers.
+    app.state.session_response_hooks = [jwt.set_auth_jwt_header]
 
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -138,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(build_auth_router())
     app.include_router(gateway_routes.router)
+    mount_features(app, features)
     app.add_middleware(
         SetAuthTokenMiddleware, session_cookie=ctx.cookies.session_token, path_prefix=BASE_PATH
     )

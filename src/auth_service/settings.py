@@ -101,6 +101,7 @@ class Settings(BaseSettings):
     use_secure_cookies: bool | None = Field(default=None, validation_alias="USE_SECURE_COOKIES")
     cookie_prefix: str = Field(default="better-auth", validation_alias="COOKIE_PREFIX")
     disable_sign_up: bool = Field(default=False, validation_alias="DISABLE_SIGN_UP")
+    show_routes: bool = Field(default=True, validation_alias="SHOW_ROUTES")
 
     # JWT plugin (spec §9.1) and bearer plugin (§9.2).
     jwt_key_algorithm: Literal["EdDSA", "ES256", "RS256"] = Field(
@@ -113,9 +114,7 @@ class Settings(BaseSettings):
         default=None, gt=0, validation_alias="JWKS_ROTATION_INTERVAL"
     )
     jwks_grace_period: int = Field(default=2592000, ge=0, validation_alias="JWKS_GRACE_PERIOD")
-    jwks_refresh_seconds: float = Field(
-        default=30.0, gt=0, validation_alias="JWKS_REFRESH_SECONDS"
-    )
+    jwks_refresh_seconds: float = Field(default=30.0, gt=0, validation_alias="JWKS_REFRESH_SECONDS")
     bearer_require_signature: bool = Field(
         default=False, validation_alias="BEARER_REQUIRE_SIGNATURE"
     )

@@ -40,7 +40,14 @@ ISO_JS_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 ID_32 = re.compile(r"^[A-Za-z0-9]{32}$")
 USER_KEYS = ["name", "email", "emailVerified", "image", "createdAt", "updatedAt", "id"]
 SESSION_KEYS = [
-    "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId", "id",
+    "expiresAt",
+    "token",
+    "createdAt",
+    "updatedAt",
+    "ipAddress",
+    "userAgent",
+    "userId",
+    "id",
 ]
 
 # encodeURIComponent leaves these unescaped besides ASCII letters and digits.
@@ -164,9 +171,7 @@ class SignedIn:
         return "; ".join([session_cookie(self.token, secure=self.secure), *self.extra_cookies])
 
 
-def _signed_in(
-    response: httpx.Response, email: str, password: str, *, secure: bool
-) -> SignedIn:
+def _signed_in(response: httpx.Response, email: str, password: str, *, secure: bool) -> SignedIn:
     assert response.status_code == 200, response.text
     body = response.json()
     return SignedIn(

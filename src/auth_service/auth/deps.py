@@ -29,7 +29,7 @@ from auth_service.core.validation import NO_BODY, BodyShape, Field, validate
 from auth_service.db.engine import RequestDb
 
 
-def get_context(request: Request) -> AuthContext:
+async def get_context(request: Request) -> AuthContext:
     ctx: AuthContext = request.app.state.auth
     return ctx
 
@@ -48,7 +48,7 @@ async def get_request_db(ctx: Ctx) -> AsyncIterator[RequestDb]:
 Db = Annotated[RequestDb, Depends(get_request_db)]
 
 
-def get_session_service(request: Request) -> SessionService:
+async def get_session_service(request: Request) -> SessionService:
     service: SessionService = request.app.state.sessions
     return service
 
@@ -138,3 +138,17 @@ def endpoint(
         return call
 
     return dependency
+
+
+async def get_current_session(
+    request: Request, ctx: Ctx, db: Db, sessions: Sessions
+) -> ResolvedSession:
+    """The live session of the request (cookie or bearer token), or 401."""
+    cookie = read_cookie_session(ctx, request)
+    found = await sessions.lookup(await db.conn(), cookie, refresh=False)
+    if found.found is None:
+        raise APIError(401, ErrorCode.UNAUTHORIZED)
+    return found.found
+
+
+CurrentSession = Annotated[ResolvedSession, Depends(get_current_session)]

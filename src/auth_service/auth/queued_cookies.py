@@ -65,8 +65,10 @@ class AuthRoute(APIRoute):
                 own = [v.decode("latin-1") for k, v in response.raw_headers if k == _SET_COOKIE]
                 response.raw_headers[:] = [
                     *((k, v) for k, v in response.raw_headers if k != _SET_COOKIE),
-                    *((_SET_COOKIE, line.encode("latin-1"))
-                      for line in merge_cookie_lines(queued, own)),
+                    *(
+                        (_SET_COOKIE, line.encode("latin-1"))
+                        for line in merge_cookie_lines(queued, own)
+                    ),
                 ]
             return response
 

@@ -97,7 +97,11 @@ class RequestDb:
         async with self._database.engine.begin() as conn:
             yield conn
 
-    async def close(self) -> None:
+    async def release(self) -> None:
+        """Give the connection back to the pool (before slow work such as password hashing),
+        so a request never holds a pooled connection while it waits for something else."""
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()
+
+    close = release

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -24,6 +25,13 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy.sql.elements import Label
+
+
+def by_key(table: Table) -> list[Label[Any]]:
+    """The table's columns labelled with their logical keys, so result rows are keyed the same
+    way whatever the SQL names are (`select(*by_key(t))`, `.returning(*by_key(t))`)."""
+    return [column.label(column.key) for column in table.c]
 
 
 def camel_case(name: str) -> str:

@@ -107,9 +107,7 @@ async def change_password(
         new_password=body["newPassword"],
         revoke_other_sessions=body.get("revokeOtherSessions", False),
     )
-    cookies = (
-        call.sessions.sign_in_cookies(result.session, call.cookie) if result.session else []
-    )
+    cookies = call.sessions.sign_in_cookies(result.session, call.cookie) if result.session else []
     token = result.session["token"] if result.session else None
     return json_response({"token": token, "user": user_json(result.user)}, cookies=cookies)
 

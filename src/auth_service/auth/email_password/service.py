@@ -56,7 +56,9 @@ class EmailPasswordService:
             raise APIError(400, ErrorCode.EMAIL_PASSWORD_SIGN_UP_DISABLED)
         self.check_password_length(password)
         email = email.lower()
-        if await self.users.email_exists(await db.conn(), email):
+        exists = await self.users.email_exists(await db.conn(), email)
+        await db.release()
+        if exists:
             raise APIError(422, ErrorCode.USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL)
         password_hash = await self.ctx.hasher.hash(password)
         now = utcnow()
@@ -102,8 +104,8 @@ class EmailPasswordService:
         if not is_valid_email(email):
             raise APIError(400, ErrorCode.INVALID_EMAIL)
         self.check_password_length(password, check_min=False)
-        conn = await db.conn()
-        found = await self.users.find_with_credential_by_email(conn, email.lower())
+        found = await self.users.find_with_credential_by_email(await db.conn(), email.lower())
+        await db.release()
         if found is None or found[2] is None:
             await self.ctx.hasher.spend_equal_time(password)
             raise APIError(401, ErrorCode.INVALID_EMAIL_OR_PASSWORD)
@@ -115,8 +117,10 @@ class EmailPasswordService:
             raise APIError(401, ErrorCode.INVALID_EMAIL_OR_PASSWORD)
         if result.needs_rehash:
             new_hash = await self.ctx.hasher.hash(password)
-            await self.users.set_password(conn, account_id, new_hash, utcnow())
-        session = await self.sessions.create(conn, request, user["id"], remember_me=remember_me)
+            await self.users.set_password(await db.conn(), account_id, new_hash, utcnow())
+        session = await self.sessions.create(
+            await db.conn(), request, user["id"], remember_me=remember_me
+        )
         return SignedIn(user=user, session=session)
 
     async def check_current_password(
@@ -124,6 +128,7 @@ class EmailPasswordService:
     ) -> tuple[dict[str, Any], str]:
         """The user and credential account id, if `password` is the user's password."""
         found = await self.users.find_with_credential_by_id(await db.conn(), user_id)
+        await db.release()
         if found is None:
             raise APIError(400, ErrorCode.CREDENTIAL_ACCOUNT_NOT_FOUND)
         user, account_id, password_hash = found

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth_service.core.clock import as_db_time
-from auth_service.db.schema import Schema
+from auth_service.db.schema import Schema, by_key
 
 
 def _can_be_stored(token: str) -> bool:
@@ -97,7 +97,7 @@ class SessionRepository:
         self, conn: AsyncConnection, user_id: str, now: datetime
     ) -> list[dict[str, Any]]:
         rows = await conn.execute(
-            select(self._s)
+            select(*by_key(self._s))
             .where(self._s.c.user_id == user_id, self._s.c.expires_at > self._db_time(now))
             .order_by(self._s.c.created_at)
         )

@@ -54,9 +54,12 @@ async def get_session(request: Request, ctx: Ctx, db: Db, sessions: Sessions) ->
     if found.found is None:  # the clearing lines expire the cache cookies as well
         return json_response(None, headers=NO_STORE, cookies=found.clear_cookies)
     resolved = found.found
+    headers = dict(NO_STORE)
+    for hook in request.app.state.session_response_hooks:
+        headers.update(await hook(resolved))
     return json_response(
         {"session": session_json(resolved.session), "user": user_json(resolved.user)},
-        headers=NO_STORE,
+        headers=headers,
         cookies=[*stale_cache, *resolved.cookies],
     )
 

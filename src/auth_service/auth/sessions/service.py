@@ -19,6 +19,7 @@ from auth_service.core.cookies import (
     verify_signed_value,
 )
 from auth_service.core.ids import generate_id, generate_session_token
+from auth_service.plugins.bearer.tokens import session_token_from_bearer
 
 ONE_DAY = 86400
 
@@ -56,10 +57,15 @@ class Lookup:
 
 
 def read_cookie_session(ctx: AuthContext, request: Request) -> CookieSession:
+    """The request's session credential: a bearer token (it wins) or the session cookie."""
     header = request.headers.get("cookie")
     cookies = parse_cookie_header(header)
-    raw = cookies.get(ctx.cookies.session_token)
-    token = verify_signed_value(ctx.secret, raw) if raw else None
+    token = session_token_from_bearer(
+        ctx.secret, request.headers, require_signature=ctx.settings.bearer_require_signature
+    )
+    if token is None:
+        raw = cookies.get(ctx.cookies.session_token)
+        token = verify_signed_value(ctx.secret, raw) if raw else None
     dont_remember_raw = cookies.get(ctx.cookies.dont_remember)
     dont_remember = bool(dont_remember_raw) and (
         verify_signed_value(ctx.secret, dont_remember_raw or "") is not None

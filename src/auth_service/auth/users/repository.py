@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth_service.core.clock import as_db_time
-from auth_service.db.schema import Schema
+from auth_service.db.schema import Schema, by_key
 
 CREDENTIAL_PROVIDER = "credential"
 
@@ -91,7 +91,7 @@ class UserRepository:
                     update(self._u)
                     .where(self._u.c.id == user_id)
                     .values(**self._to_db(values))
-                    .returning(*self._u.c)
+                    .returning(*by_key(self._u))
                 )
             )
             .mappings()

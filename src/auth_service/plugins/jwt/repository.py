@@ -9,7 +9,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth_service.core.clock import as_db_time
-from auth_service.db.schema import Schema
+from auth_service.db.schema import Schema, by_key
 
 # Serialises key creation across replicas (pg_advisory_xact_lock key).
 KEY_CREATION_LOCK = 0x6A776B73  # "jwks"
@@ -21,7 +21,7 @@ class JwksRepository:
         self._time_zone = schema.naming.timestamps_with_time_zone
 
     async def all(self, conn: AsyncConnection) -> list[dict[str, Any]]:
-        rows = await conn.execute(select(self._t).order_by(self._t.c.created_at.desc()))
+        rows = await conn.execute(select(*by_key(self._t)).order_by(self._t.c.created_at.desc()))
         return [dict(row) for row in rows.mappings()]
 
     async def lock_for_creation(self, conn: AsyncConnection) -> None:

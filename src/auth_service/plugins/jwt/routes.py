@@ -10,12 +10,13 @@ from starlette.responses import Response
 
 from auth_service.auth.deps import AuthCall, SessionNeed, endpoint
 from auth_service.auth.http import json_response
+from auth_service.auth.queued_cookies import AuthRoute
 from auth_service.plugins.jwt.service import JwtService
 
-router = APIRouter()
+router = APIRouter(route_class=AuthRoute)
 
 
-def jwt_service(request: Request) -> JwtService:
+async def jwt_service(request: Request) -> JwtService:
     service: JwtService = request.app.state.jwt
     return service
 

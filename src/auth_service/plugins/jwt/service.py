@@ -12,6 +12,7 @@ from typing import Any
 import jwt as pyjwt
 
 from auth_service.auth.serializers import user_json
+from auth_service.auth.sessions.service import ResolvedSession
 from auth_service.core.clock import utcnow
 from auth_service.core.ids import generate_id
 from auth_service.db.engine import Database
@@ -163,6 +164,13 @@ class JwtService:
         return pyjwt.encode(
             payload, key.private_key, algorithm=key.alg, headers={"kid": key.kid, "typ": None}
         )
+
+    async def set_auth_jwt_header(self, resolved: ResolvedSession) -> dict[str, str]:
+        """The get-session after-hook: the session's user as a JWT in `set-auth-jwt`."""
+        return {
+            "set-auth-jwt": await self.token_for_user(resolved.user),
+            "access-control-expose-headers": "set-auth-jwt",
+        }
 
     async def verify(self, token: str) -> dict[str, Any] | None:
         """The claims of a valid token signed by one of our published keys, else None."""

@@ -1,0 +1,1 @@
+"""GET /api/me: the signed-in user, as an example of a feature module."""
