@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -59,7 +60,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, DBAPIError) and isinstance(exc.orig, asyncpg_data_error()):
+    if isinstance(exc, asyncpg.DataError) or (
+        isinstance(exc, DBAPIError) and isinstance(exc.orig, asyncpg.DataError)
+    ):
         # Input PostgreSQL cannot store (a NUL byte, an out-of-range value): the client's fault.
         return json_response(
             {"message": "Invalid input: the value cannot be stored", "code": "BAD_REQUEST"},
@@ -81,12 +84,6 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return json_response(
         {"message": "Internal Server Error", "code": "INTERNAL_SERVER_ERROR"}, status=500
     )
-
-
-def asyncpg_data_error() -> tuple[type[Exception], ...]:
-    import asyncpg  # noqa: PLC0415
-
-    return (asyncpg.exceptions.DataError,)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -140,7 +137,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # Database faults are handled here (not by the catch-all, which closes the connection).
-    for fault in (DBAPIError, SQLAlchemyTimeoutError, OSError, TimeoutError):
+    for fault in (
+        DBAPIError,
+        SQLAlchemyTimeoutError,
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+    ):
         app.add_exception_handler(fault, _unexpected)
     app.add_exception_handler(Exception, _unexpected)
     app.include_router(health.router)

@@ -125,10 +125,9 @@ def endpoint(
             body = validate(raw, schema, body_shape)
         call = AuthCall(request, ctx, db, sessions, body, raw, cookie)
         if session is not SessionNeed.NONE:
-            conn = await db.conn()
             # As Better Auth's session middleware, a session due for refresh is refreshed here
             # and its cookie goes out with the endpoint's answer, whatever it is.
-            found = await sessions.lookup(conn, cookie, refresh=not refresh_disabled(request))
+            found = await sessions.lookup(db, cookie, refresh=not refresh_disabled(request))
             if found.found is None:
                 raise APIError(401, ErrorCode.UNAUTHORIZED, cookies=found.clear_cookies)
             queue_cookies(request, found.found.cookies)
@@ -145,7 +144,7 @@ async def get_current_session(
 ) -> ResolvedSession:
     """The live session of the request (cookie or bearer token), or 401."""
     cookie = read_cookie_session(ctx, request)
-    found = await sessions.lookup(await db.conn(), cookie, refresh=False)
+    found = await sessions.lookup(db, cookie, refresh=False)
     if found.found is None:
         raise APIError(401, ErrorCode.UNAUTHORIZED)
     return found.found

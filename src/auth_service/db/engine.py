@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
@@ -41,6 +42,10 @@ def is_database_fault(exc: BaseException) -> bool:
     """True for errors meaning the database is unreachable, not for bad queries."""
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
         return True
+    if isinstance(exc, asyncpg.exceptions.InterfaceError | asyncpg.PostgresConnectionError):
+        return True
+    if isinstance(exc, asyncpg.exceptions.CannotConnectNowError | asyncpg.TooManyConnectionsError):
+        return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, OSError | asyncio.TimeoutError | ConnectionError)
@@ -64,7 +69,57 @@ class Database:
             isolation_level="AUTOCOMMIT"
         )
 
+        self._pool_size = pool_size
+        self._hot_pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+
+    def asyncpg_connect_args(self) -> dict[str, Any]:
+        """The engine's own connection parameters (URL, host, ssl, ...) for asyncpg."""
+        _, params = self.engine.dialect.create_connect_args(self.engine.url)
+        skip = ("prepared_statement_cache_size", "prepared_statement_name_func")
+        return {name: value for name, value in params.items() if name not in skip}
+
+    async def open_asyncpg_pool(
+        self, *, max_size: int, server_settings: dict[str, str] | None = None
+    ) -> asyncpg.Pool:
+        """A raw asyncpg pool to the same database; no connection is opened until used."""
+        args = self.asyncpg_connect_args()
+        if server_settings:
+            args["server_settings"] = {**args.get("server_settings", {}), **server_settings}
+        pool = asyncpg.create_pool(
+            min_size=0,
+            max_size=max_size,
+            timeout=self.timeout,
+            command_timeout=self.timeout,
+            max_inactive_connection_lifetime=300,
+            **args,
+        )
+        await pool
+        return pool
+
+    async def hot_pool(self) -> asyncpg.Pool:
+        """The pool of the hot paths (session lookup, validation): raw asyncpg with prepared
+        statements, no SQLAlchemy checkout (measured to cost more than the query itself)."""
+        if self._hot_pool is None:
+            async with self._opening:
+                if self._hot_pool is None:
+                    self._hot_pool = await self.open_asyncpg_pool(max_size=self._pool_size)
+        return self._hot_pool
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        """One read on the hot pool: one round trip, a cached prepared statement."""
+        pool = self._hot_pool or await self.hot_pool()
+        async with pool.acquire(timeout=self.timeout) as conn:
+            row: asyncpg.Record | None = await conn.fetchrow(sql, *args)
+            return row
+
     async def dispose(self) -> None:
+        pool, self._hot_pool = self._hot_pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), self.timeout)
+            except (TimeoutError, OSError):
+                pool.terminate()
         await self.engine.dispose()
 
     async def ping(self) -> None:
@@ -80,12 +135,12 @@ class RequestDb:
     """
 
     def __init__(self, database: Database) -> None:
-        self._database = database
+        self.database = database
         self._conn: AsyncConnection | None = None
 
     async def conn(self) -> AsyncConnection:
         if self._conn is None:
-            self._conn = await self._database.autocommit_engine.connect()
+            self._conn = await self.database.autocommit_engine.connect()
         return self._conn
 
     async def execute(self, statement: Any, params: Any = None) -> Any:
@@ -94,7 +149,7 @@ class RequestDb:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        async with self._database.engine.begin() as conn:
+        async with self.database.engine.begin() as conn:
             yield conn
 
     async def release(self) -> None:

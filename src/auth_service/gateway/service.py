@@ -138,7 +138,7 @@ class GatewayService:
 
     async def _session_identity(self, db: RequestDb, token: str) -> SessionIdentity | None:
         cookie = CookieSession(token=token, dont_remember=False, has_cookie_header=False)
-        found = (await self._sessions.lookup(await db.conn(), cookie, refresh=False)).found
+        found = (await self._sessions.lookup(db, cookie, refresh=False)).found
         if found is None:
             return None
         return SessionIdentity(user=found.user, session=found.session)

@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from auth_service.core.clock import as_db_time
+from auth_service.db.engine import Database
 from auth_service.db.schema import Schema, by_key
 
 
@@ -30,27 +32,34 @@ class SessionRepository:
         self._s = s
         self._u = u
         self._time_zone = schema.naming.timestamps_with_time_zone
-        session_cols = [c.label(f"s_{c.key}") for c in s.c]
-        user_cols = [c.label(f"u_{c.key}") for c in u.c]
-        # One round trip: the session and its user by the session's token.
-        self._by_token = (
-            select(*session_cols, *user_cols)
+        # One round trip: the session and its user by the session's token, compiled once to
+        # asyncpg's SQL ($1) so it runs as a cached prepared statement on the hot pool.
+        by_token = (
+            select(*s.c, *u.c)
             .select_from(s.join(u, u.c.id == s.c.user_id))
             .where(s.c.token == bindparam("token"))
         )
+        self._by_token_sql = str(by_token.compile(dialect=asyncpg_dialect()))  # type: ignore[no-untyped-call]
+        self._session_keys = tuple(c.key for c in s.c)
+        self._user_keys = tuple(c.key for c in u.c)
+        self._session_width = len(self._session_keys)
 
     def _db_time(self, value: datetime) -> datetime:
         return as_db_time(value, self._time_zone)
 
-    async def find_with_user(self, conn: AsyncConnection, token: str) -> SessionRecord | None:
+    async def find_with_user(self, database: Database, token: str) -> SessionRecord | None:
+        """The session and its user by token: one round trip on the hot pool."""
         if not _can_be_stored(token):
             return None
-        row = (await conn.execute(self._by_token, {"token": token})).mappings().first()
+        row = await database.fetchrow(self._by_token_sql, token)
         if row is None:
             return None
-        session = {k[2:]: v for k, v in row.items() if k.startswith("s_")}
-        user = {k[2:]: v for k, v in row.items() if k.startswith("u_")}
-        return SessionRecord(session=session, user=user)
+        values = tuple(row)
+        n = self._session_width
+        return SessionRecord(
+            session=dict(zip(self._session_keys, values[:n], strict=True)),
+            user=dict(zip(self._user_keys, values[n:], strict=True)),
+        )
 
     async def insert(self, conn: AsyncConnection, values: dict[str, Any]) -> None:
         await conn.execute(self._s.insert().values(**self._to_db(values)))

@@ -50,7 +50,7 @@ async def get_session(request: Request, ctx: Ctx, db: Db, sessions: Sessions) ->
     )
     if cookie.token is None:
         return json_response(None, headers=NO_STORE, cookies=stale_cache)
-    found = await sessions.lookup(await db.conn(), cookie, refresh=not refresh_disabled(request))
+    found = await sessions.lookup(db, cookie, refresh=not refresh_disabled(request))
     if found.found is None:  # the clearing lines expire the cache cookies as well
         return json_response(None, headers=NO_STORE, cookies=found.clear_cookies)
     resolved = found.found

@@ -19,6 +19,7 @@ from auth_service.core.cookies import (
     verify_signed_value,
 )
 from auth_service.core.ids import generate_id, generate_session_token
+from auth_service.db.engine import RequestDb
 from auth_service.plugins.bearer.tokens import session_token_from_bearer
 
 ONE_DAY = 86400
@@ -126,26 +127,29 @@ class SessionService:
 
     async def lookup(
         self,
-        conn: AsyncConnection,
+        db: RequestDb,
         cookie: CookieSession,
         *,
         refresh: bool = True,
     ) -> Lookup:
-        """Find the live session of the request; delete it if it has expired."""
+        """Find the live session of the request; delete it if it has expired.
+
+        The read is one round trip on the hot pool; a connection of the request is taken only
+        for the rare writes (deleting an expired session, the sliding refresh)."""
         if cookie.token is None:
             return Lookup(found=None)
-        record = await self.repository.find_with_user(conn, cookie.token)
+        record = await self.repository.find_with_user(db.database, cookie.token)
         clear = clear_session_cookie_lines(self.ctx, cookie.session_data_names)
         if record is None:
             return Lookup(found=None, clear_cookies=clear)
         now = utcnow()
         expires_at = to_naive_utc(record.session["expires_at"])
         if expires_at < now:
-            await self.repository.delete_by_token(conn, cookie.token)
+            await self.repository.delete_by_token(await db.conn(), cookie.token)
             return Lookup(found=None, clear_cookies=clear)
         resolved = ResolvedSession(session=record.session, user=record.user)
         if refresh and not cookie.dont_remember and self._due_for_refresh(expires_at, now):
-            if not await self._refresh(conn, record, now):
+            if not await self._refresh(await db.conn(), record, now):
                 return Lookup(found=None, clear_cookies=clear)
             resolved.cookies = self.sign_in_cookies(record.session, cookie, remember_me=True)
         return Lookup(found=resolved)
