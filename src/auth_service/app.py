@@ -11,20 +11,25 @@ from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from auth_service import __version__, health
 from auth_service.auth.context import AuthContext
 from auth_service.auth.email_password.service import EmailPasswordService
-from auth_service.auth.http import json_response
 from auth_service.auth.router import BASE_PATH, build_auth_router
+from auth_service.auth.sessions.routes import get_session_endpoint
 from auth_service.auth.sessions.service import SessionService
 from auth_service.auth.users.repository import UserRepository
-from auth_service.core.errors import APIError, ErrorCode
+from auth_service.core.errors import APIError
 from auth_service.core.rate_limit.install import install_rate_limiting
 from auth_service.cors import install_cors
-from auth_service.db.engine import Database, is_database_fault
+from auth_service.db.engine import Database
+from auth_service.error_responses import (
+    api_error_handler,
+    http_error_handler,
+    unexpected_error_handler,
+)
+from auth_service.fastpath import FastPath
 from auth_service.features import discover_features, mount_features, route_table
 from auth_service.gateway import routes as gateway_routes
 from auth_service.plugins.bearer.middleware import SetAuthTokenMiddleware
@@ -34,56 +39,22 @@ from auth_service.settings import ConfigError, Settings
 log = logging.getLogger("auth_service")
 
 
-def _error_response(exc: APIError) -> Response:
-    body = exc.body()
-    if body is None:
-        response = Response(status_code=exc.status)
-        for line in exc.cookies:
-            response.raw_headers.append((b"set-cookie", line.encode("latin-1")))
-        return response
-    return json_response(body, status=exc.status, cookies=exc.cookies)
+class AuthServiceApp(FastAPI):
+    """FastAPI, with the application's own middlewares at the edge.
 
+    CORS, the rate limiter, the plugins' after-hooks and the fast path run outside FastAPI's
+    per-request wrappers (error, telemetry and body-limit middlewares), which only the routed
+    endpoints need: the fast path renders its own errors (auth_service.fastpath)."""
 
-async def _api_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, APIError)
-    return _error_response(exc)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    if request.url.path.startswith(BASE_PATH + "/") or request.url.path == BASE_PATH:
-        # Better Auth answers unknown paths and wrong methods with an empty 404.
-        return Response(status_code=404)
-    if exc.status_code in (404, 405):
-        return json_response({"message": "Not Found", "code": "NOT_FOUND"}, status=404)
-    return json_response({"message": str(exc.detail), "code": "HTTP_ERROR"}, status=exc.status_code)
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, asyncpg.DataError) or (
-        isinstance(exc, DBAPIError) and isinstance(exc.orig, asyncpg.DataError)
-    ):
-        # Input PostgreSQL cannot store (a NUL byte, an out-of-range value): the client's fault.
-        return json_response(
-            {"message": "Invalid input: the value cannot be stored", "code": "BAD_REQUEST"},
-            status=400,
-        )
-    if is_database_fault(exc):
-        log.warning(
-            "database unavailable during %s %s: %s",
-            request.method,
-            request.url.path,
-            type(exc).__name__,
-        )
-        return json_response(
-            {"message": ErrorCode.SERVICE_UNAVAILABLE.message, "code": "SERVICE_UNAVAILABLE"},
-            status=503,
-            headers={"retry-after": "1"},
-        )
-    log.exception("unhandled error during %s %s", request.method, request.url.path)
-    return json_response(
-        {"message": "Internal Server Error", "code": "INTERNAL_SERVER_ERROR"}, status=500
-    )
+    def build_middleware_stack(self) -> ASGIApp:
+        edge, self.user_middleware = self.user_middleware, []
+        try:
+            app = super().build_middleware_stack()
+        finally:
+            self.user_middleware = edge
+        for cls, args, kwargs in reversed(edge):
+            app = cls(app, *args, **kwargs)
+        return app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -112,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ctx.hasher.close()
             await database.dispose()
 
-    app = FastAPI(
+    app = AuthServiceApp(
         title="auth-service",
         version=__version__,
         lifespan=lifespan,
@@ -134,8 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # After-hooks of get-session (Better Auth's plugin hooks): extra response headers.
     app.state.session_response_hooks = [jwt.set_auth_jwt_header]
 
-    app.add_exception_handler(APIError, _api_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(APIError, api_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     # Database faults are handled here (not by the catch-all, which closes the connection).
     for fault in (
         DBAPIError,
@@ -145,12 +116,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         asyncpg.PostgresError,
         asyncpg.InterfaceError,
     ):
-        app.add_exception_handler(fault, _unexpected)
-    app.add_exception_handler(Exception, _unexpected)
+        app.add_exception_handler(fault, unexpected_error_handler)
+    app.add_exception_handler(Exception, unexpected_error_handler)
     app.include_router(health.router)
     app.include_router(build_auth_router())
     app.include_router(gateway_routes.router)
     mount_features(app, features)
+    app.add_middleware(
+        FastPath,
+        routes={
+            ("GET", "/health"): health.health,
+            ("GET", "/live"): health.health,
+            ("GET", f"{BASE_PATH}/get-session"): get_session_endpoint,
+            ("POST", f"{gateway_routes.PREFIX}/validate"): gateway_routes.validate_endpoint,
+        },
+        prefixes={f"{gateway_routes.PREFIX}/forward-auth": gateway_routes.forward_auth_endpoint},
+    )
     app.add_middleware(
         SetAuthTokenMiddleware, session_cookie=ctx.cookies.session_token, path_prefix=BASE_PATH
     )

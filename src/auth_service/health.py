@@ -21,12 +21,9 @@ async def root() -> Response:
 
 
 @router.get("/health")
-async def health() -> Response:
-    return json_response({"status": "ok"})
-
-
 @router.get("/live")
-async def live() -> Response:
+async def health(request: Request) -> Response:
+    """The process answers (liveness); the database is /ready's business."""
     return json_response({"status": "ok"})
 
 

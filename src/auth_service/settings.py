@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     jwks_rotation_interval: int | None = Field(
         default=None, gt=0, validation_alias="JWKS_ROTATION_INTERVAL"
     )
+    jwt_header_reuse_seconds: float = Field(
+        default=30.0, ge=0, validation_alias="JWT_HEADER_REUSE_SECONDS"
+    )
     jwks_grace_period: int = Field(default=2592000, ge=0, validation_alias="JWKS_GRACE_PERIOD")
     jwks_refresh_seconds: float = Field(default=30.0, gt=0, validation_alias="JWKS_REFRESH_SECONDS")
     bearer_require_signature: bool = Field(

@@ -18,8 +18,9 @@ def to_naive_utc(value: datetime) -> datetime:
 
 def iso_js(value: datetime) -> str:
     """JavaScript's `Date.prototype.toJSON`: `2026-11-30T00:22:16.344Z`."""
-    value = to_naive_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not None:
+        value = to_naive_utc(value)
+    return value.isoformat(timespec="milliseconds") + "Z"
 
 
 def seconds(value: int) -> timedelta:

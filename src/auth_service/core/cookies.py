@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import hashlib
+import functools
 import hmac
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
@@ -14,8 +14,7 @@ _SIGNATURE_LENGTH = 44
 
 
 def hmac_signature(secret: bytes, value: str) -> str:
-    digest = hmac.new(secret, value.encode(), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
+    return base64.b64encode(hmac.digest(secret, value.encode(), "sha256")).decode()
 
 
 def sign_value(secret: bytes, value: str) -> str:
@@ -28,7 +27,24 @@ def encode_cookie_value(value: str) -> str:
 
 
 def verify_signed_value(secret: bytes, raw: str) -> str | None:
-    """The unsigned value if `raw` carries a valid signature, else None."""
+    """The unsigned value if `raw` carries a valid signature, else None.
+
+    Every request presents its session cookie: the outcome for a (secret, raw value) pair never
+    changes, so recent ones are remembered (a hit skips the URL-decoding and the HMAC)."""
+    if len(raw) > _MAX_REMEMBERED_LENGTH:
+        return _verify_signed_value(secret, raw)
+    return _remembered_verification(secret, raw)
+
+
+_MAX_REMEMBERED_LENGTH = 256
+
+
+@functools.lru_cache(maxsize=8192)
+def _remembered_verification(secret: bytes, raw: str) -> str | None:
+    return _verify_signed_value(secret, raw)
+
+
+def _verify_signed_value(secret: bytes, raw: str) -> str | None:
     if "%" in raw:
         try:
             raw = unquote(raw, errors="strict")

@@ -59,7 +59,7 @@ def _admit(secret: SharedSecret, request: Request, *, rejected: str, disabled: s
         raise APIError(401, rejected, f"Missing or invalid {secret.header} header")
 
 
-async def require_gateway(request: Request, gateway: Gateway) -> InternalCaller:
+def admit_gateway(request: Request, gateway: GatewayService) -> InternalCaller:
     _admit(
         gateway.gateway_secret,
         request,
@@ -79,8 +79,6 @@ async def require_service(request: Request, gateway: Gateway) -> InternalCaller:
     return InternalCaller("service")
 
 
-GatewayCaller = Annotated[InternalCaller, Depends(require_gateway)]
-"""The API gateway, proven by `x-gateway-auth` = API_GATEWAY_SECRET."""
 ServiceCaller = Annotated[InternalCaller, Depends(require_service)]
 """An internal service, proven by `x-service-auth` = INTERNAL_SERVICE_SECRET."""
 
@@ -97,9 +95,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def presented_credential(
-    request: Request, _: GatewayCaller, gateway: Gateway
-) -> Credential | None:
+async def read_presented_credential(request: Request, gateway: GatewayService) -> Credential | None:
     """The credential of a validate call: from the JSON body, else from forwarded headers."""
     raw = await _read_body(request, MAX_VALIDATE_BODY)
     credential: Credential | None = None
@@ -115,17 +111,6 @@ async def presented_credential(
     if credential is None:
         credential = gateway.credentials.from_headers(request.headers)
     return credential
-
-
-async def forwarded_credential(
-    request: Request, _: GatewayCaller, gateway: Gateway
-) -> Credential | None:
-    """The credential of a proxied request: its Authorization or Cookie header."""
-    return gateway.credentials.from_headers(request.headers)
-
-
-PresentedCredential = Annotated[Credential | None, Depends(presented_credential)]
-ForwardedCredential = Annotated[Credential | None, Depends(forwarded_credential)]
 
 
 async def user_selector(request: Request, _: ServiceCaller) -> UserSelector:

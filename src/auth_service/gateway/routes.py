@@ -9,20 +9,22 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from starlette.requests import Request
 from starlette.responses import Response
 
 from auth_service.auth.http import json_response
 from auth_service.auth.serializers import session_json, user_json
 from auth_service.core.clock import iso_js
 from auth_service.core.errors import APIError, ErrorCode
+from auth_service.db.engine import RequestDb
+from auth_service.gateway.credentials import Credential
 from auth_service.gateway.deps import (
-    ForwardedCredential,
     Gateway,
-    GatewayCaller,
     GatewayDb,
-    PresentedCredential,
     SelectedUser,
     ServiceCaller,
+    admit_gateway,
+    read_presented_credential,
 )
 from auth_service.gateway.service import GatewayService, Identity, JwtIdentity
 
@@ -76,11 +78,22 @@ def _validate_body(identity: Identity) -> dict[str, Any]:
     }
 
 
-@router.post("/validate")
-async def validate(
-    _: GatewayCaller, credential: PresentedCredential, gateway: Gateway, db: GatewayDb
-) -> Response:
-    identity = await gateway.identify(db, credential)
+async def _identify(
+    request: Request, gateway: GatewayService, credential: Credential | None
+) -> Identity | None:
+    db = RequestDb(request.app.state.database)
+    try:
+        return await gateway.identify(db, credential)
+    finally:
+        await db.close()
+
+
+async def validate_endpoint(request: Request) -> Response:
+    """POST /validate as a plain endpoint (the hot path serves it; the route delegates)."""
+    gateway: GatewayService = request.app.state.gateway
+    admit_gateway(request, gateway)
+    credential = await read_presented_credential(request, gateway)
+    identity = await _identify(request, gateway, credential)
     if identity is None:
         return json_response({"valid": False}, headers=NO_STORE)
     return json_response(
@@ -89,16 +102,22 @@ async def validate(
     )
 
 
+@router.post("/validate")
+async def validate(request: Request) -> Response:
+    return await validate_endpoint(request)
+
+
 def header_value(value: str) -> str:
     return quote(value, safe=_HEADER_SAFE)
 
 
-async def forward_auth(
-    _: GatewayCaller, credential: ForwardedCredential, gateway: Gateway, db: GatewayDb
-) -> Response:
+async def forward_auth_endpoint(request: Request) -> Response:
     """200 + identity headers, or 401; empty bodies. Every identity header is always sent
     (empty when unknown), so a proxy that copies them cannot pass a client's own through."""
-    identity = await gateway.identify(db, credential)
+    gateway: GatewayService = request.app.state.gateway
+    admit_gateway(request, gateway)
+    credential = gateway.credentials.from_headers(request.headers)
+    identity = await _identify(request, gateway, credential)
     if identity is None:
         return Response(
             status_code=401,
@@ -114,6 +133,10 @@ async def forward_auth(
             "vary": "Authorization, Cookie",
         },
     )
+
+
+async def forward_auth(request: Request) -> Response:
+    return await forward_auth_endpoint(request)
 
 
 for _path, _operation in (

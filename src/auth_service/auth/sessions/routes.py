@@ -8,12 +8,11 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
+from auth_service.auth.context import AuthContext
 from auth_service.auth.deps import (
     AuthCall,
     Ctx,
-    Db,
     SessionNeed,
-    Sessions,
     endpoint,
     refresh_disabled,
     request_origin,
@@ -25,11 +24,12 @@ from auth_service.auth.http import (
 )
 from auth_service.auth.queued_cookies import AuthRoute
 from auth_service.auth.serializers import session_json, user_json
-from auth_service.auth.sessions.service import read_cookie_session
+from auth_service.auth.sessions.service import SessionService, read_cookie_session
 from auth_service.core.clock import utcnow
 from auth_service.core.errors import APIError, ErrorCode
 from auth_service.core.origins import check_request_origin
 from auth_service.core.validation import Field
+from auth_service.db.engine import RequestDb
 
 router = APIRouter(route_class=AuthRoute)
 
@@ -41,8 +41,12 @@ SIGN_OUT = (
 REVOKE_SESSION = (Field("token"),)
 
 
-@router.get("/get-session")
-async def get_session(request: Request, ctx: Ctx, db: Db, sessions: Sessions) -> Response:
+async def get_session_endpoint(request: Request) -> Response:
+    """GET /get-session as a plain endpoint: the hot path serves it without FastAPI's
+    dependency machinery (see auth_service.fastpath); the route below delegates to it."""
+    state = request.app.state
+    ctx: AuthContext = state.auth
+    sessions: SessionService = state.sessions
     cookie = read_cookie_session(ctx, request)
     # The cookie cache is off: a cache cookie left from when it was on is expired.
     stale_cache = (
@@ -50,18 +54,27 @@ async def get_session(request: Request, ctx: Ctx, db: Db, sessions: Sessions) ->
     )
     if cookie.token is None:
         return json_response(None, headers=NO_STORE, cookies=stale_cache)
-    found = await sessions.lookup(db, cookie, refresh=not refresh_disabled(request))
+    db = RequestDb(ctx.database)
+    try:
+        found = await sessions.lookup(db, cookie, refresh=not refresh_disabled(request))
+    finally:
+        await db.close()
     if found.found is None:  # the clearing lines expire the cache cookies as well
         return json_response(None, headers=NO_STORE, cookies=found.clear_cookies)
     resolved = found.found
     headers = dict(NO_STORE)
-    for hook in request.app.state.session_response_hooks:
+    for hook in state.session_response_hooks:
         headers.update(await hook(resolved))
     return json_response(
         {"session": session_json(resolved.session), "user": user_json(resolved.user)},
         headers=headers,
         cookies=[*stale_cache, *resolved.cookies],
     )
+
+
+@router.get("/get-session")
+async def get_session(request: Request) -> Response:
+    return await get_session_endpoint(request)
 
 
 @router.post("/get-session")

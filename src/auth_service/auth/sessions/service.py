@@ -139,20 +139,22 @@ class SessionService:
         if cookie.token is None:
             return Lookup(found=None)
         record = await self.repository.find_with_user(db.database, cookie.token)
-        clear = clear_session_cookie_lines(self.ctx, cookie.session_data_names)
         if record is None:
-            return Lookup(found=None, clear_cookies=clear)
+            return Lookup(found=None, clear_cookies=self._clearing_lines(cookie))
         now = utcnow()
         expires_at = to_naive_utc(record.session["expires_at"])
         if expires_at < now:
             await self.repository.delete_by_token(await db.conn(), cookie.token)
-            return Lookup(found=None, clear_cookies=clear)
+            return Lookup(found=None, clear_cookies=self._clearing_lines(cookie))
         resolved = ResolvedSession(session=record.session, user=record.user)
         if refresh and not cookie.dont_remember and self._due_for_refresh(expires_at, now):
             if not await self._refresh(await db.conn(), record, now):
-                return Lookup(found=None, clear_cookies=clear)
+                return Lookup(found=None, clear_cookies=self._clearing_lines(cookie))
             resolved.cookies = self.sign_in_cookies(record.session, cookie, remember_me=True)
         return Lookup(found=resolved)
+
+    def _clearing_lines(self, cookie: CookieSession) -> list[str]:
+        return clear_session_cookie_lines(self.ctx, cookie.session_data_names)
 
     def _due_for_refresh(self, expires_at: datetime, now: datetime) -> bool:
         settings = self.ctx.settings

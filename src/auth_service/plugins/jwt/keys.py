@@ -42,11 +42,16 @@ def _jwk_algorithm(alg: str) -> type[OKPAlgorithm] | type[ECAlgorithm] | type[RS
 
 
 def to_jwk(key: PrivateKey | PublicKey) -> dict[str, Any]:
+    """The key as a JWK with only key material, like jose's exportJWK (no `key_ops`)."""
+    jwk: dict[str, Any]
     if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
-        return OKPAlgorithm.to_jwk(key, as_dict=True)
-    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
-        return ECAlgorithm.to_jwk(key, as_dict=True)
-    return RSAAlgorithm.to_jwk(key, as_dict=True)
+        jwk = OKPAlgorithm.to_jwk(key, as_dict=True)
+    elif isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        jwk = ECAlgorithm.to_jwk(key, as_dict=True)
+    else:
+        jwk = RSAAlgorithm.to_jwk(key, as_dict=True)
+    jwk.pop("key_ops", None)  # PyJWT adds it to RSA keys; Better Auth's keys have none
+    return jwk
 
 
 def load_private_jwk(jwk_json: str, alg: str) -> PrivateKey:

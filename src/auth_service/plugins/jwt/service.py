@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +40,9 @@ log = logging.getLogger("auth_service.jwt")
 
 # Once a token names a kid we do not know, re-read the key set at most this often.
 UNKNOWN_KID_REFRESH_SECONDS = 5.0
+# Tokens kept for reuse by the set-auth-jwt header (one per recently seen user row).
+RECENT_TOKENS_MAX = 10_000
+MAX_REMEMBERED_TOKEN_LENGTH = 8192
 
 
 class JwtService:
@@ -55,6 +59,8 @@ class JwtService:
         self._keys: KeySet | None = None
         self._lock = asyncio.Lock()
         self._last_forced_refresh = 0.0
+        self._recent_tokens: OrderedDict[tuple[Any, ...], tuple[str, float]] = OrderedDict()
+        self._verified: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
 
     # -- key set ---------------------------------------------------------------------------
 
@@ -166,14 +172,52 @@ class JwtService:
         )
 
     async def set_auth_jwt_header(self, resolved: ResolvedSession) -> dict[str, str]:
-        """The get-session after-hook: the session's user as a JWT in `set-auth-jwt`."""
+        """The get-session after-hook: the session's user as a JWT in `set-auth-jwt`.
+
+        A client polling get-session gets the same token again for JWT_HEADER_REUSE_SECONDS
+        (its claims are the same user row; it still expires JWT_EXPIRES_IN after it was
+        issued), which spares a signature per poll."""
         return {
-            "set-auth-jwt": await self.token_for_user(resolved.user),
+            "set-auth-jwt": await self._reusable_token(resolved.user),
             "access-control-expose-headers": "set-auth-jwt",
         }
 
+    async def _reusable_token(self, user: dict[str, Any]) -> str:
+        reuse = self.settings.jwt_header_reuse_seconds
+        if reuse <= 0:
+            return await self.token_for_user(user)
+        key = (self._keys.loaded_at if self._keys else 0.0, *user.values())
+        now = time.monotonic()
+        cached = self._recent_tokens.get(key)
+        if cached is not None and now - cached[1] < reuse:
+            return cached[0]
+        token = await self.token_for_user(user)
+        self._recent_tokens[key] = (token, now)
+        if len(self._recent_tokens) > RECENT_TOKENS_MAX:
+            self._recent_tokens.popitem(last=False)
+        return token
+
     async def verify(self, token: str) -> dict[str, Any] | None:
-        """The claims of a valid token signed by one of our published keys, else None."""
+        """The claims of a valid token signed by one of our published keys, else None.
+
+        A gateway presents the same token on every request until it expires: a token verified
+        once is remembered until its `exp`, as long as its key is still published (a key
+        rotated out past its grace period, or retired, invalidates it at once)."""
+        keys = await self.key_set()
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            claims, kid = remembered
+            if claims["exp"] > time.time() and kid in keys.by_kid:
+                return claims
+            del self._verified[token]
+        claims_or_none = await self._verify_signature(token)
+        if claims_or_none is not None and len(token) <= MAX_REMEMBERED_TOKEN_LENGTH:
+            self._verified[token] = (claims_or_none, pyjwt.get_unverified_header(token)["kid"])
+            if len(self._verified) > RECENT_TOKENS_MAX:
+                self._verified.popitem(last=False)
+        return claims_or_none
+
+    async def _verify_signature(self, token: str) -> dict[str, Any] | None:
         try:
             header = pyjwt.get_unverified_header(token)
         except pyjwt.PyJWTError:
