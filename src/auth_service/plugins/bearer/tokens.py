@@ -23,13 +23,13 @@ def session_token_from_bearer(
 ) -> str | None:
     """The session token a bearer header carries: signed (`token.sig`, encoded or not) or bare.
 
-    A value without a valid signature counts as a bare token unless signatures are required;
-    whether a session has that token is for the lookup to say.
+    As Better Auth's bearer plugin: a value with a `.` must carry a valid signature, or it is
+    ignored (None: the cookie, if any, decides); a value without one is a bare token unless
+    signatures are required, and whether a session has it is for the lookup to say.
     """
     value = bearer_value(headers)
     if value is None:
         return None
-    verified = verify_signed_value(secret, value)
-    if verified is not None:
-        return verified
+    if "." in value:
+        return verify_signed_value(secret, value)
     return None if require_signature else value

@@ -61,6 +61,7 @@ class JwtService:
         self._last_forced_refresh = 0.0
         self._recent_tokens: OrderedDict[tuple[Any, ...], tuple[str, float]] = OrderedDict()
         self._verified: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
+        self._unusable_kids: set[str] = set()
 
     # -- key set ---------------------------------------------------------------------------
 
@@ -71,7 +72,9 @@ class JwtService:
         try:
             private = load_private_jwk(decrypt_private_key(self._secret, row["private_key"]), alg)
         except (PrivateKeyDecryptionError, ValueError) as exc:
-            log.warning("JWT key %s cannot be used for signing: %s", row["id"], exc)
+            if row["id"] not in self._unusable_kids:  # once per key, not at every refresh
+                self._unusable_kids.add(row["id"])
+                log.warning("JWT key %s cannot be used for signing: %s", row["id"], exc)
         return StoredKey(
             kid=row["id"],
             alg=alg,
