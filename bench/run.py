@@ -24,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ BENCH = ROOT / "bench"
 LUA = BENCH / "lua"
 SHARED_ANCHOR = ROOT.parent / "shared" / "anchor"
 ANCHOR = BENCH / ".anchor"  # a writable copy (git-ignored): npm ci writes node_modules there
-PG_PORT = 54329
+PG_PORT = 54339
 PG_ROOT = "/tmp/auth-bench-pg"
 PORT = 3000
 BASE = f"http://127.0.0.1:{PORT}"
@@ -97,7 +98,7 @@ def http(
     path: str,
     body: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
-) -> tuple[int, dict[str, str], bytes]:
+) -> tuple[int, Message, bytes]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(BASE + path, data=data, method=method)
     if data is not None:
@@ -106,9 +107,9 @@ def http(
         request.add_header(key, value)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers.items()), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers.items()), exc.read()
+        return exc.code, exc.headers, exc.read()
 
 
 # -- the two servers -------------------------------------------------------------------------
@@ -279,12 +280,12 @@ def measure(
     server: Server, scenario: str, conns: int, env: dict[str, str], *, warmup: str, duration: str
 ) -> Cell:
     pids = server.pids()
-    wrk(scenario, conns, warmup, env)
+    wrk(scenario, conns, warmup, {**env, "BENCH_RUN_ID": f"w{time.time_ns()}"})
     wait_idle(pids)
     reset_peak_rss(pids)
     ticks = cpu_ticks(pids)
     started = time.monotonic()
-    result = wrk(scenario, conns, duration, env)
+    result = wrk(scenario, conns, duration, {**env, "BENCH_RUN_ID": f"m{time.time_ns()}"})
     elapsed = time.monotonic() - started
     cpu = (cpu_ticks(pids) - ticks) / CLK_TCK / elapsed * 100
     errors = sum(
@@ -310,7 +311,7 @@ def session_material(server: Server) -> dict[str, str]:
     )
     if status != 200:
         raise RuntimeError(f"{server.label}: sign-in failed with {status}: {body[:200]!r}")
-    cookie = headers["Set-Cookie"].split(";", 1)[0]
+    cookie = str(headers.get("set-cookie", "")).split(";", 1)[0]
     token = json.loads(body)["token"]
     status, _, body = http("GET", "/api/auth/token", headers={"cookie": cookie})
     jwt = json.loads(body)["token"] if status == 200 else ""
