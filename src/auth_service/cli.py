@@ -7,13 +7,14 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
 
 from auth_service.auth.context import naming_from
 from auth_service.db.embedded import EmbeddedPostgresError, embedded_postgres
@@ -40,6 +41,9 @@ jwks_app = typer.Typer(help="JWT signing keys.", no_args_is_help=True)
 app.add_typer(jwks_app, name="jwks")
 
 log = logging.getLogger("auth_service.cli")
+
+UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE for a missing relation
+T = TypeVar("T")
 
 
 class CLIError(Exception):
@@ -234,12 +238,29 @@ def db_status() -> None:
         raise typer.Exit(2)
 
 
-def _jwt_service(settings: Settings, url: str) -> tuple[JwtService, Database]:
+def _with_jwt_service(
+    settings: Settings, url: str, work: Callable[[JwtService], Awaitable[T]]
+) -> T:
+    """Run `work` with a JwtService on the database; a missing jwks table is a clear error."""
     from auth_service.db.schema import build_schema  # noqa: PLC0415
     from auth_service.plugins.jwt.service import JwtService  # noqa: PLC0415
 
-    database = Database(url, pool_size=1, timeout=settings.db_timeout_seconds)
-    return JwtService(settings, build_schema(naming_from(settings)), database), database
+    async def run() -> T:
+        database = Database(url, pool_size=1, timeout=settings.db_timeout_seconds)
+        try:
+            return await work(JwtService(settings, build_schema(naming_from(settings)), database))
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(run())
+    except ProgrammingError as exc:
+        if getattr(exc.orig, "sqlstate", None) == UNDEFINED_TABLE:
+            raise CLIError(
+                f"the database at {_describe_url(url)} has no jwks table. "
+                "Run `auth-service db migrate` first."
+            ) from exc
+        raise
 
 
 @jwks_app.command("rotate")
@@ -248,15 +269,11 @@ def jwks_rotate() -> None:
     period (JWKS_GRACE_PERIOD), so tokens already issued keep verifying."""
     settings = load_settings()
 
-    async def rotate(url: str) -> str:
-        service, database = _jwt_service(settings, url)
-        try:
-            return await service.create_key(expire_others=True)
-        finally:
-            await database.dispose()
+    async def rotate(service: JwtService) -> str:
+        return await service.create_key(expire_others=True)
 
     with database_url(settings, migrate=False) as url:
-        kid = asyncio.run(rotate(url))
+        kid = _with_jwt_service(settings, url, rotate)
     _info(
         f"New signing key {kid} ({settings.jwt_key_algorithm}); replicas pick it up within "
         f"{settings.jwks_refresh_seconds:g} s"
@@ -268,12 +285,8 @@ def jwks_list() -> None:
     """List the signing keys: id, algorithm, created, expires, published."""
     settings = load_settings()
 
-    async def keys(url: str) -> list[tuple[str, str, str, str, bool]]:
-        service, database = _jwt_service(settings, url)
-        try:
-            key_set = await service.reload()
-        finally:
-            await database.dispose()
+    async def keys(service: JwtService) -> list[tuple[str, str, str, str, bool]]:
+        key_set = await service.reload()
         return [
             (
                 key.kid,
@@ -286,7 +299,7 @@ def jwks_list() -> None:
         ]
 
     with database_url(settings, migrate=False) as url:
-        rows = asyncio.run(keys(url))
+        rows = _with_jwt_service(settings, url, keys)
     if not rows:
         typer.echo("no keys yet (one is created on first use of /token or /jwks)")
     for kid, alg, created, expires, published in rows:
