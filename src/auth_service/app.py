@@ -33,6 +33,7 @@ from auth_service.fastpath import FastPath
 from auth_service.features import discover_features, mount_features, route_table
 from auth_service.gateway import routes as gateway_routes
 from auth_service.plugins.bearer.middleware import SetAuthTokenMiddleware
+from auth_service.plugins.jwt import routes as jwt_routes
 from auth_service.plugins.jwt.service import JwtService
 from auth_service.settings import ConfigError, Settings
 
@@ -140,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ("GET", "/health"): health.health,
             ("GET", "/live"): health.health,
             ("GET", f"{BASE_PATH}/get-session"): get_session_endpoint,
+            ("GET", f"{BASE_PATH}/token"): jwt_routes.token_endpoint,
+            ("GET", f"{BASE_PATH}/jwks"): jwt_routes.jwks_endpoint,
             ("POST", f"{gateway_routes.PREFIX}/validate"): gateway_routes.validate_endpoint,
         },
         prefixes={f"{gateway_routes.PREFIX}/forward-auth": gateway_routes.forward_auth_endpoint},

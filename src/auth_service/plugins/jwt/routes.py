@@ -2,35 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from auth_service.auth.deps import AuthCall, SessionNeed, endpoint
+from auth_service.auth.context import AuthContext
+from auth_service.auth.deps import refresh_disabled
 from auth_service.auth.http import json_response
-from auth_service.auth.queued_cookies import AuthRoute
+from auth_service.auth.sessions.service import SessionService, read_cookie_session
+from auth_service.core.errors import APIError, ErrorCode
+from auth_service.db.engine import RequestDb
 from auth_service.plugins.jwt.service import JwtService
 
-router = APIRouter(route_class=AuthRoute)
+router = APIRouter()
 
 
-async def jwt_service(request: Request) -> JwtService:
-    service: JwtService = request.app.state.jwt
-    return service
+async def token_endpoint(request: Request) -> Response:
+    """GET /token as a plain endpoint (the hot path serves it; the route delegates). As
+    Better Auth's session middleware, a session due for refresh is refreshed and its cookie
+    goes out with the answer; without a session, 401 and the clearing cookies."""
+    state = request.app.state
+    ctx: AuthContext = state.auth
+    sessions: SessionService = state.sessions
+    jwt: JwtService = state.jwt
+    cookie = read_cookie_session(ctx, request)
+    db = RequestDb(ctx.database)
+    try:
+        found = await sessions.lookup(db, cookie, refresh=not refresh_disabled(request))
+    finally:
+        await db.close()
+    if found.found is None:
+        raise APIError(401, ErrorCode.UNAUTHORIZED, cookies=found.clear_cookies)
+    token = await jwt.reusable_token(found.found.user)
+    return json_response({"token": token}, cookies=found.found.cookies)
 
 
-Jwt = Annotated[JwtService, Depends(jwt_service)]
+async def jwks_endpoint(request: Request) -> Response:
+    jwt: JwtService = request.app.state.jwt
+    return Response(await jwt.jwks_json(), media_type="application/json")
 
 
 @router.get("/token")
-async def token(
-    call: Annotated[AuthCall, Depends(endpoint(session=SessionNeed.REQUIRED))], jwt: Jwt
-) -> Response:
-    return json_response({"token": await jwt.token_for_user(call.session.user)})
+async def token(request: Request) -> Response:
+    return await token_endpoint(request)
 
 
 @router.get("/jwks")
-async def jwks(jwt: Jwt) -> Response:
-    return Response(await jwt.jwks_json(), media_type="application/json")
+async def jwks(request: Request) -> Response:
+    return await jwks_endpoint(request)

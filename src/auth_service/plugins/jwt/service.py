@@ -181,11 +181,14 @@ class JwtService:
         (its claims are the same user row; it still expires JWT_EXPIRES_IN after it was
         issued), which spares a signature per poll."""
         return {
-            "set-auth-jwt": await self._reusable_token(resolved.user),
+            "set-auth-jwt": await self.reusable_token(resolved.user),
             "access-control-expose-headers": "set-auth-jwt",
         }
 
-    async def _reusable_token(self, user: dict[str, Any]) -> str:
+    async def reusable_token(self, user: dict[str, Any]) -> str:
+        """A token for the user: the one issued in the last JWT_HEADER_REUSE_SECONDS for the
+        same user row and key set, else a new one (it still expires JWT_EXPIRES_IN after it
+        was issued)."""
         reuse = self.settings.jwt_header_reuse_seconds
         if reuse <= 0:
             return await self.token_for_user(user)
