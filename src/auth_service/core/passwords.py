@@ -31,9 +31,9 @@ def _normalise(password: str) -> bytes:
     return unicodedata.normalize("NFKC", password).encode()
 
 
-def scrypt_hash(password: str) -> str:
-    salt_hex = secrets.token_hex(16)
-    key = hashlib.scrypt(
+def _scrypt_key(password: str, salt_hex: str) -> bytes:
+    """Better Auth's derivation: the hex salt string itself, as ASCII bytes, is the salt."""
+    return hashlib.scrypt(
         _normalise(password),
         salt=salt_hex.encode(),
         n=SCRYPT_N,
@@ -42,22 +42,18 @@ def scrypt_hash(password: str) -> str:
         dklen=SCRYPT_DKLEN,
         maxmem=SCRYPT_MAXMEM,
     )
-    return f"{salt_hex}:{key.hex()}"
+
+
+def scrypt_hash(password: str) -> str:
+    salt_hex = secrets.token_hex(16)
+    return f"{salt_hex}:{_scrypt_key(password, salt_hex).hex()}"
 
 
 def scrypt_verify(stored: str, password: str) -> bool:
     salt_hex, sep, key_hex = stored.partition(":")
     if not sep or not salt_hex or len(key_hex) != SCRYPT_DKLEN * 2:
         return False
-    key = hashlib.scrypt(
-        _normalise(password),
-        salt=salt_hex.encode(),
-        n=SCRYPT_N,
-        r=SCRYPT_R,
-        p=SCRYPT_P,
-        dklen=SCRYPT_DKLEN,
-        maxmem=SCRYPT_MAXMEM,
-    )
+    key = _scrypt_key(password, salt_hex)
     return hmac.compare_digest(key.hex(), key_hex.lower())
 
 

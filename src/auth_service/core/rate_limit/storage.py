@@ -97,17 +97,7 @@ class PostgresStore:
         }
         self._consume_sql = _CONSUME_SQL.format(**names)
         self._purge_sql = _PURGE_SQL.format(**names)
-        # The same connection parameters as the application's engine (URL, host, ssl, ...).
-        _, params = engine.dialect.create_connect_args(engine.url)
-        self._connect: dict[str, Any] = {
-            name: value
-            for name, value in params.items()
-            if name not in ("prepared_statement_cache_size", "prepared_statement_name_func")
-        }
-        self._connect["server_settings"] = {
-            **self._connect.get("server_settings", {}),
-            "synchronous_commit": "off",
-        }
+        self._database = database
         self._timeout = database.timeout
         self._max_connections = max(1, max_connections)
         self._pool: Any = None
@@ -116,17 +106,10 @@ class PostgresStore:
     async def _open(self) -> Any:
         async with self._opening:
             if self._pool is None:
-                import asyncpg  # noqa: PLC0415 - the driver, already loaded by SQLAlchemy
-
-                pool = asyncpg.create_pool(
-                    min_size=0,
+                self._pool = await self._database.open_asyncpg_pool(
                     max_size=self._max_connections,
-                    timeout=self._timeout,
-                    command_timeout=self._timeout,
-                    **self._connect,
+                    server_settings={"synchronous_commit": "off"},
                 )
-                await pool  # min_size=0: opens no connection yet
-                self._pool = pool
         return self._pool
 
     async def consume(self, key: str, rule: Rule) -> int:
