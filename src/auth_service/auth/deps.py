@@ -7,7 +7,7 @@ origin / CSRF checks, validation, then the session requirement.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
 
@@ -38,11 +38,8 @@ Ctx = Annotated[AuthContext, Depends(get_context)]
 
 
 async def get_request_db(ctx: Ctx) -> AsyncIterator[RequestDb]:
-    db = RequestDb(ctx.database)
-    try:
+    async with RequestDb(ctx.database) as db:
         yield db
-    finally:
-        await db.close()
 
 
 Db = Annotated[RequestDb, Depends(get_request_db)]
@@ -87,7 +84,6 @@ class AuthCall:
     raw: Any
     cookie: CookieSession
     current: ResolvedSession | None = None
-    set_cookies: list[str] = field(default_factory=list)
 
     @property
     def session(self) -> ResolvedSession:

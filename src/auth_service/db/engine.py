@@ -174,3 +174,9 @@ class RequestDb:
             await conn.close()
 
     close = release
+
+    async def __aenter__(self) -> RequestDb:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.release()

@@ -6,7 +6,6 @@ than the whole JWT check on this hot path.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -15,7 +14,6 @@ from fastapi import Depends
 from starlette.requests import Request
 
 from auth_service.core.errors import APIError, ErrorCode
-from auth_service.db.engine import RequestDb
 from auth_service.gateway.callers import CallerCheck, SharedSecret
 from auth_service.gateway.credentials import Credential, MalformedRequest
 from auth_service.gateway.service import GatewayService, SelectorKind, UserSelector
@@ -30,18 +28,6 @@ async def get_gateway(request: Request) -> GatewayService:
 
 
 Gateway = Annotated[GatewayService, Depends(get_gateway)]
-
-
-async def get_db(request: Request) -> AsyncIterator[RequestDb]:
-    """The request's database access; a connection is taken only if a query runs."""
-    db = RequestDb(request.app.state.database)
-    try:
-        yield db
-    finally:
-        await db.close()
-
-
-GatewayDb = Annotated[RequestDb, Depends(get_db)]
 
 
 @dataclass(frozen=True, slots=True)

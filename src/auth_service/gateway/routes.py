@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from auth_service.auth.deps import Db
 from auth_service.auth.http import json_response
 from auth_service.auth.serializers import session_json, user_json
 from auth_service.core.clock import iso_js
@@ -20,7 +21,6 @@ from auth_service.db.engine import RequestDb
 from auth_service.gateway.credentials import Credential
 from auth_service.gateway.deps import (
     Gateway,
-    GatewayDb,
     SelectedUser,
     ServiceCaller,
     admit_gateway,
@@ -81,11 +81,8 @@ def _validate_body(identity: Identity) -> dict[str, Any]:
 async def _identify(
     request: Request, gateway: GatewayService, credential: Credential | None
 ) -> Identity | None:
-    db = RequestDb(request.app.state.database)
-    try:
+    async with RequestDb(request.app.state.database) as db:
         return await gateway.identify(db, credential)
-    finally:
-        await db.close()
 
 
 async def validate_endpoint(request: Request) -> Response:
@@ -154,7 +151,7 @@ for _path, _operation in (
 
 @router.get("/user")
 async def internal_user(
-    _: ServiceCaller, selector: SelectedUser, gateway: Gateway, db: GatewayDb
+    _: ServiceCaller, selector: SelectedUser, gateway: Gateway, db: Db
 ) -> Response:
     user = await gateway.find_user(db, selector)
     if user is None:

@@ -29,7 +29,6 @@ from auth_service.core.clock import utcnow
 from auth_service.core.errors import APIError, ErrorCode
 from auth_service.core.origins import check_request_origin
 from auth_service.core.validation import Field
-from auth_service.db.engine import RequestDb
 
 router = APIRouter(route_class=AuthRoute)
 
@@ -54,11 +53,7 @@ async def get_session_endpoint(request: Request) -> Response:
     )
     if cookie.token is None:
         return json_response(None, headers=NO_STORE, cookies=stale_cache)
-    db = RequestDb(ctx.database)
-    try:
-        found = await sessions.lookup(db, cookie, refresh=not refresh_disabled(request))
-    finally:
-        await db.close()
+    found = await sessions.lookup_on_own_connection(cookie, refresh=not refresh_disabled(request))
     if found.found is None:  # the clearing lines expire the cache cookies as well
         return json_response(None, headers=NO_STORE, cookies=found.clear_cookies)
     resolved = found.found

@@ -153,6 +153,11 @@ class SessionService:
             resolved.cookies = self.sign_in_cookies(record.session, cookie, remember_me=True)
         return Lookup(found=resolved)
 
+    async def lookup_on_own_connection(self, cookie: CookieSession, *, refresh: bool) -> Lookup:
+        """`lookup` for a plain endpoint, which has no request-scoped database dependency."""
+        async with RequestDb(self.ctx.database) as db:
+            return await self.lookup(db, cookie, refresh=refresh)
+
     def _clearing_lines(self, cookie: CookieSession) -> list[str]:
         return clear_session_cookie_lines(self.ctx, cookie.session_data_names)
 

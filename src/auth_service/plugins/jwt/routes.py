@@ -11,7 +11,6 @@ from auth_service.auth.deps import refresh_disabled
 from auth_service.auth.http import json_response
 from auth_service.auth.sessions.service import SessionService, read_cookie_session
 from auth_service.core.errors import APIError, ErrorCode
-from auth_service.db.engine import RequestDb
 from auth_service.plugins.jwt.service import JwtService
 
 router = APIRouter()
@@ -26,11 +25,7 @@ async def token_endpoint(request: Request) -> Response:
     sessions: SessionService = state.sessions
     jwt: JwtService = state.jwt
     cookie = read_cookie_session(ctx, request)
-    db = RequestDb(ctx.database)
-    try:
-        found = await sessions.lookup(db, cookie, refresh=not refresh_disabled(request))
-    finally:
-        await db.close()
+    found = await sessions.lookup_on_own_connection(cookie, refresh=not refresh_disabled(request))
     if found.found is None:
         raise APIError(401, ErrorCode.UNAUTHORIZED, cookies=found.clear_cookies)
     token = await jwt.reusable_token(found.found.user)
