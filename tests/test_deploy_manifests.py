@@ -6,12 +6,13 @@ scripts/deploy-checks, which also validates them against the Kubernetes schemas)
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import pytest
 
 from auth_service.settings import MIN_SECRET_LENGTH, WELL_KNOWN_SECRETS, ConfigError, Settings
-from tests.support.deploy_tools import helm_template, kustomize
+from tests.support.deploy_tools import ROOT, helm_template, kustomize, tool
 
 Manifest = dict[str, Any]
 SECRET_NAMES = ("BETTER_AUTH_SECRET", "API_GATEWAY_SECRET", "INTERNAL_SERVICE_SECRET")
@@ -43,6 +44,19 @@ def app_container(deployment: Manifest) -> Manifest:
         if c["name"] == "auth-service"
     ]
     return container
+
+
+def container_setting(docs: list[Manifest], container: Manifest, name: str) -> str | None:
+    """A setting as the container sees it: its own `env`, else a ConfigMap it loads whole."""
+    for entry in container.get("env", []):
+        if entry["name"] == name:
+            return str(entry["value"])
+    config_maps = {doc["metadata"]["name"]: doc for doc in by_kind(docs, "ConfigMap")}
+    for source in container.get("envFrom", []):
+        ref = source.get("configMapRef")
+        if ref and name in config_maps[ref["name"]].get("data", {}):
+            return str(config_maps[ref["name"]]["data"][name])
+    return None
 
 
 def assert_refused_in_production(name: str, value: str) -> None:
@@ -89,8 +103,14 @@ def assert_server_essentials(docs: list[Manifest]) -> None:
     assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
     assert pre_stop[0] == "sleep"
-    # preStop sleep + uvicorn's 20 s graceful drain fit in the grace period.
-    assert pod["terminationGracePeriodSeconds"] > int(pre_stop[1]) + 20
+    # On SIGTERM /ready answers 503 for SHUTDOWN_DRAIN_SECONDS, as the service parses it.
+    drain = container_setting(docs, container, "SHUTDOWN_DRAIN_SECONDS")
+    assert drain is not None, "SHUTDOWN_DRAIN_SECONDS is not set"
+    env = {"SHUTDOWN_DRAIN_SECONDS": drain}
+    drain_seconds = Settings(_env_file=None, **env).shutdown_drain_seconds  # type: ignore[call-arg]
+    assert drain_seconds > 0
+    # preStop sleep + the drain + uvicorn's 20 s graceful shutdown fit in the grace period.
+    assert pod["terminationGracePeriodSeconds"] > int(pre_stop[1]) + drain_seconds + 20
 
 
 def assert_migration_job(docs: list[Manifest]) -> Manifest:
@@ -223,3 +243,27 @@ def test_helm_prod_values(helm_prod: list[Manifest]) -> None:
     assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "auth-service-database"
     for name in SECRET_NAMES:
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "auth-service-secrets"
+
+
+@pytest.mark.parametrize(
+    ("setting", "fits"),
+    [
+        ("config.SHUTDOWN_DRAIN_SECONDS=14", True),
+        ("config.SHUTDOWN_DRAIN_SECONDS=15", False),
+        ("preStopSleepSeconds=25", False),
+        ("terminationGracePeriodSeconds=35", False),
+    ],
+)
+def test_helm_refuses_a_shutdown_that_overruns_the_grace_period(setting: str, fits: bool) -> None:
+    chart = ROOT / "helm" / "auth-service"
+    result = subprocess.run(
+        [tool("helm"), "template", "auth-service", str(chart), "--set", setting],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if fits:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode != 0
+        assert "must be less than terminationGracePeriodSeconds" in result.stderr

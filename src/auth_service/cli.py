@@ -253,6 +253,52 @@ def db_status() -> None:
         raise typer.Exit(2)
 
 
+@db_app.command("studio")
+def db_studio(
+    host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on (0 = any free port).")
+    ] = 4983,
+    browser: Annotated[
+        bool, typer.Option("--browser/--no-browser", help="Open the URL in a web browser.")
+    ] = True,
+) -> None:
+    """Open the admin console over the service's tables, on localhost, protected by a token
+    printed here. Read-mostly: browse, search and export; delete sessions (revoke),
+    verifications and rate-limit entries. Secrets (password hashes, tokens, keys) never show."""
+    from auth_service.db.schema import build_schema  # noqa: PLC0415
+    from auth_service.studio import server as studio  # noqa: PLC0415
+
+    settings = load_settings()
+    # As `serve`: uvicorn re-raises SIGTERM after its shutdown; exit normally instead, so the
+    # embedded database below is stopped.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        sock = studio.listen_socket(host, port)  # before the database: fail fast
+        with sock, database_url(settings, migrate=False) as url:
+            _info(f"Reading the tables of {_describe_url(url)} ...")
+            schema = build_schema(naming_from(settings))
+            check = studio.check_tables(schema, url, settings.db_timeout_seconds)
+            if check.missing:
+                _info(f"Not in this database (skipped): {', '.join(check.missing)}")
+            tables = studio.prepare_tables(schema, check)
+            hidden = [f"{t.table.name}.{t.table.c[key].name}" for t in tables for key in t.hidden]
+            _info(f"Tables: {', '.join(t.table.name for t in tables)}")
+            _info(f"Never shown (secrets): {', '.join(hidden) or 'none'}")
+            token = studio.new_token()
+            link = studio.studio_url(sock, token)
+            # The link carries the access token: printed on the terminal, never logged.
+            typer.echo(f"auth-service studio is running. Open (access token included):\n  {link}")
+            typer.echo("Press Ctrl+C to stop.")
+            sys.stdout.flush()
+            if browser:
+                studio.open_browser_soon(link)
+            engine = studio.create_engine(url, settings.db_timeout_seconds)
+            studio.serve(sock=sock, engine=engine, tables=tables, token=token)
+    except studio.StudioError as exc:
+        raise CLIError(str(exc)) from exc
+
+
 def _with_jwt_service(
     settings: Settings, url: str, work: Callable[[JwtService], Awaitable[T]]
 ) -> T:

@@ -63,6 +63,16 @@ post-install,pre-upgrade
 {{- end -}}
 {{- end -}}
 
+{{/* Shutdown timing: preStop sleep, then SHUTDOWN_DRAIN_SECONDS of /ready answering 503, then
+     up to 20 s of uvicorn's graceful shutdown, all within the termination grace period. */}}
+{{- define "auth-service.checkShutdownTiming" -}}
+{{- $drain := .Values.config.SHUTDOWN_DRAIN_SECONDS | default 0 | float64 -}}
+{{- $needed := addf .Values.preStopSleepSeconds $drain 20 -}}
+{{- if ge $needed (float64 .Values.terminationGracePeriodSeconds) -}}
+{{- fail (printf "preStopSleepSeconds (%v) + config.SHUTDOWN_DRAIN_SECONDS (%v) + 20 s of graceful shutdown must be less than terminationGracePeriodSeconds (%v)" .Values.preStopSleepSeconds $drain .Values.terminationGracePeriodSeconds) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Settings, secrets and DATABASE_URL for every auth-service container. */}}
 {{- define "auth-service.env" -}}
 {{- range $name, $value := .Values.config }}
