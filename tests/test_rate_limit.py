@@ -308,6 +308,34 @@ def test_concurrent_requests_through_three_replicas_allow_exactly_max(
     assert statuses.count(429) == 43, statuses
 
 
+def test_a_concurrent_sign_in_burst_from_one_ip_across_replicas_allows_exactly_max(
+    replicas: tuple[str, list[LiveServer]],
+) -> None:
+    """Brute force spread over the replicas: 30 sign-in attempts at once from one client IP
+    (REPLICA_RULES: 5 per 60 s) get exactly 5 answers from the password check and 25 429s."""
+    _, servers = replicas
+    ip = new_ip()
+    body = {"email": "victim@example.com", "password": "guess-123456"}
+
+    async def burst() -> list[httpx.Response]:
+        clients = [httpx.AsyncClient(base_url=server.url, timeout=30) for server in servers]
+        try:
+            return await asyncio.gather(
+                *(clients[n % 3].post(SIGN_IN, json=body, headers=forwarded(ip)) for n in range(30))
+            )
+        finally:
+            for client in clients:
+                await client.aclose()
+
+    responses = asyncio.run(burst())
+    statuses = [response.status_code for response in responses]
+    assert statuses.count(401) == 5, statuses
+    assert statuses.count(429) == 25, statuses
+    for response in responses:
+        if response.status_code == 429:
+            assert response.content == BODY
+
+
 def test_redis_storage_keeps_nothing_in_the_database(
     redis_server: str, server_factory: Callable[..., LiveServer], database_url: str
 ) -> None:

@@ -14,12 +14,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from auth_service import __version__, health
+from auth_service.auth.change_email.service import ChangeEmailService
 from auth_service.auth.context import AuthContext
+from auth_service.auth.delete_user.service import DeleteUserService
 from auth_service.auth.email_password.service import EmailPasswordService
+from auth_service.auth.mail.sender import Mailer
+from auth_service.auth.password_reset.service import PasswordResetService
 from auth_service.auth.router import BASE_PATH, build_auth_router
+from auth_service.auth.sessions.cache import SessionCache
 from auth_service.auth.sessions.routes import get_session_endpoint
 from auth_service.auth.sessions.service import SessionService
+from auth_service.auth.social.providers import build_providers
+from auth_service.auth.social.service import SocialService
 from auth_service.auth.users.repository import UserRepository
+from auth_service.auth.verification.service import EmailVerificationService
 from auth_service.core.errors import APIError
 from auth_service.core.rate_limit.install import install_rate_limiting
 from auth_service.cors import install_cors
@@ -32,7 +40,9 @@ from auth_service.error_responses import (
 from auth_service.fastpath import Endpoint, FastPath
 from auth_service.features import discover_features, mount_features, route_table
 from auth_service.gateway import routes as gateway_routes
+from auth_service.hardening import HardeningMiddleware, security_headers
 from auth_service.observability import Metrics, ObservabilityMiddleware, install_drain_on_signal
+from auth_service.openapi import routes as openapi_routes
 from auth_service.plugins.bearer.middleware import SetAuthTokenMiddleware
 from auth_service.plugins.jwt import routes as jwt_routes
 from auth_service.plugins.jwt.service import JwtService
@@ -74,6 +84,12 @@ class AuthServiceApp(FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.check_safe_to_start()
+    if settings.is_production and not settings.secure_cookies:
+        log.warning(
+            "production with BETTER_AUTH_URL=%s: session cookies go out without Secure and HSTS "
+            "is off. Set the public https URL (or USE_SECURE_COOKIES=true behind TLS).",
+            settings.base_url,
+        )
     if not settings.database_url:
         raise ConfigError(
             "DATABASE_URL is not set. Set it to a PostgreSQL URL, or start the service with "
@@ -91,11 +107,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.show_routes:
             log.info("routes:\n  %s", "\n  ".join(route_table(app)))
         restore_signals = install_drain_on_signal(app, settings.shutdown_drain_seconds)
+        if session_cache is not None:
+            session_cache.start()
         try:
             yield
         finally:
             app.state.draining = True
             restore_signals()
+            if session_cache is not None:
+                await session_cache.close()
+            await mailer.drain(settings.smtp_timeout_seconds)
             ctx.hasher.close()
             await database.dispose()
 
@@ -108,13 +129,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    sessions = SessionService(ctx)
+    session_cache = (
+        SessionCache(
+            database,
+            ctx.schema,
+            max_age=settings.session_cache_seconds,
+            max_entries=settings.session_cache_max_entries,
+        )
+        if settings.session_cache_seconds > 0
+        else None
+    )
+    sessions = SessionService(ctx, session_cache)
     app.state.settings = settings
     app.state.database = database
     app.state.auth = ctx
     app.state.sessions = sessions
-    app.state.email_password = EmailPasswordService(ctx, sessions)
+    # E-mail and account lifecycle: one mailer (log or SMTP) for every flow.
+    mailer = Mailer.from_settings(settings)
+    verification = EmailVerificationService(ctx, sessions, mailer)
+    email_password = EmailPasswordService(ctx, sessions, verification)
+    app.state.mailer = mailer
+    app.state.email_verification = verification
+    app.state.email_password = email_password
+    app.state.password_reset = PasswordResetService(ctx, email_password, mailer)
+    app.state.change_email = ChangeEmailService(ctx, verification)
+    app.state.delete_user = DeleteUserService(ctx, sessions, email_password, mailer)
     app.state.users = UserRepository(ctx.schema)
+    app.state.social = SocialService(ctx, sessions, build_providers(settings), verification)
     app.state.draining = False
     jwt = JwtService(settings, ctx.schema, database)
     app.state.jwt = jwt
@@ -136,9 +177,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Exception, unexpected_error_handler)
     app.include_router(health.router)
     app.include_router(build_auth_router())
+    app.include_router(openapi_routes.router, prefix=BASE_PATH)
     app.include_router(gateway_routes.router)
     mount_features(app, features)
-    metrics = Metrics(database) if settings.metrics_enabled else None
+    metrics = Metrics(database, session_cache) if settings.metrics_enabled else None
     app.state.metrics = metrics
     fast_routes: dict[tuple[str, str], Endpoint] = {
         ("GET", "/health"): health.health,
@@ -161,6 +203,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # routing, so unknown paths count too), then the plugins' after-hooks.
     install_rate_limiting(app, settings, database, ctx.schema)
     install_cors(app, settings)
+    # Size limits (431/413 before CORS, the limiter or routing) and the security headers of
+    # every response, refusals and 429s included.
+    https = settings.base_url.startswith("https://")
+    app.add_middleware(
+        HardeningMiddleware,
+        max_header_bytes=settings.max_header_bytes,
+        max_header_count=settings.max_header_count,
+        max_body_bytes=settings.max_body_bytes,
+        always=security_headers(hsts_max_age=settings.hsts_max_age if https else 0)
+        if settings.security_headers
+        else (),
+        defaults=settings.security_headers,
+    )
     # The edge (added last, runs first): request id, latency and status of every response,
     # CORS preflights and 429s included. Route labels: the known paths, else "other".
     app.add_middleware(

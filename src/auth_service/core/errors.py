@@ -51,6 +51,34 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "Unsupported Media Type"
     SERVICE_UNAVAILABLE = "The service is temporarily unavailable. Retry shortly."
     PAYLOAD_TOO_LARGE = "Request body is too large"
+    # Social sign-in and accounts (auth/social).
+    SOCIAL_ACCOUNT_ALREADY_LINKED = "Social account already linked"
+    PROVIDER_NOT_FOUND = "Provider not found"
+    ID_TOKEN_NOT_SUPPORTED = "id_token not supported"
+    USER_EMAIL_NOT_FOUND = "User email not found"
+    FAILED_TO_UNLINK_LAST_ACCOUNT = "You can't unlink your last account"
+    ACCOUNT_NOT_FOUND = "Account not found"
+    OAUTH_LINK_ERROR = "OAuth link error"  # sent with the outcome as its message
+    LINKING_NOT_ALLOWED = "Account not linked - linking not allowed"
+    LINKING_DIFFERENT_EMAILS_NOT_ALLOWED = "Account not linked - different emails not allowed"
+    LINKING_FAILED = "Account not linked - unable to create account"
+    PROVIDER_NOT_SUPPORTED = "Provider is not supported."
+    PROVIDER_NOT_CONFIGURED = "Account is not associated with a configured social provider."
+    REFRESH_TOKEN_NOT_FOUND = "Refresh token not found"
+    FAILED_TO_REFRESH_ACCESS_TOKEN = "Failed to refresh access token"
+    FAILED_TO_GET_ACCESS_TOKEN = "Failed to get a valid access token"
+    ACCESS_TOKEN_NOT_FOUND = "Access token not found"
+    PROVIDER_UNAVAILABLE = "The provider could not be reached"  # ours: discovery failed
+    # E-mail and account lifecycle.
+    VERIFICATION_EMAIL_NOT_ENABLED = "Verification email isn't enabled"
+    EMAIL_ALREADY_VERIFIED = "Email is already verified"
+    EMAIL_MISMATCH = "Email mismatch"
+    RESET_PASSWORD_DISABLED = "Reset password isn't enabled"
+    CHANGE_EMAIL_DISABLED = "Change email is disabled"
+    FAILED_TO_GET_USER_INFO = "Failed to get user info"
+    NOT_FOUND = "Not found"
+    # Request size limits (hardening.py).
+    REQUEST_HEADER_FIELDS_TOO_LARGE = "Request headers are too large"
 
 
 class APIError(Exception):

@@ -72,7 +72,11 @@ class TrustedOrigins:
         return any(url.lower().startswith(prefix) for prefix in self._scheme_prefixes)
 
     def allows_target(self, url: str) -> bool:
-        """A callback or redirect target: a trusted origin or a safe relative path."""
+        """A callback or redirect target: a trusted origin or a safe relative path, without
+        control characters (urlsplit drops CR, LF and tab; a Location header must never get
+        them)."""
+        if not url.isprintable():
+            return False
         return is_safe_relative_path(url) or self.contains_url(url)
 
 
@@ -126,3 +130,11 @@ def check_callback_urls(
             raise APIError(400, None, f"Invalid {label}: expected a string")
         if not trusted.allows_target(value):
             raise APIError(403, code)
+
+
+def check_query_callback_url(trusted: TrustedOrigins, query: Mapping[str, str]) -> None:
+    """Rule C: a GET endpoint's `callbackURL` query (verify-email, reset-password/:token,
+    delete-user/callback) is a trusted origin or a safe relative path."""
+    value = query.get("callbackURL")
+    if value and not trusted.allows_target(value):
+        raise APIError(403, ErrorCode.INVALID_CALLBACK_URL)

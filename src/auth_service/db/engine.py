@@ -39,7 +39,21 @@ def async_database_url(url: str) -> str:
 
 
 def is_database_fault(exc: BaseException) -> bool:
-    """True for errors meaning the database is unreachable, not for bad queries."""
+    """True for errors meaning the database is unreachable, not for bad queries.
+
+    The driver's error is looked for down the chain too: SQLAlchemy wraps some connect failures
+    (asyncpg's CannotConnectNowError while PostgreSQL starts or stops) in a generic DBAPIError."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _is_fault(current):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
+def _is_fault(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
         return True
     if isinstance(exc, asyncpg.exceptions.InterfaceError | asyncpg.PostgresConnectionError):

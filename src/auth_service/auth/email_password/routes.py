@@ -60,8 +60,10 @@ async def sign_up_email(
         password=body["password"],
         image=body.get("image"),
         remember_me=remember_me,
+        callback_url=body.get("callbackURL"),
     )
-    assert result.session is not None
+    if result.session is None:  # e-mail verification required: no sign-in yet
+        return json_response({"token": None, "user": user_json(result.user)})
     return json_response(
         {"token": result.session["token"], "user": user_json(result.user)},
         cookies=call.sessions.sign_in_cookies(result.session, call.cookie, remember_me=remember_me),
@@ -80,6 +82,7 @@ async def sign_in_email(
         email=body["email"],
         password=body["password"],
         remember_me=remember_me,
+        callback_url=body.get("callbackURL"),
     )
     assert result.session is not None
     callback_url = body.get("callbackURL")

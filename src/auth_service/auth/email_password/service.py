@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.requests import Request
@@ -21,6 +21,9 @@ from auth_service.core.ids import generate_id
 from auth_service.core.validation import is_valid_email, utf16_length
 from auth_service.db.engine import RequestDb
 
+if TYPE_CHECKING:
+    from auth_service.auth.verification.service import EmailVerificationService
+
 
 @dataclass(slots=True)
 class SignedIn:
@@ -29,10 +32,20 @@ class SignedIn:
 
 
 class EmailPasswordService:
-    def __init__(self, ctx: AuthContext, sessions: SessionService) -> None:
+    def __init__(
+        self,
+        ctx: AuthContext,
+        sessions: SessionService,
+        verification: EmailVerificationService | None = None,
+    ) -> None:
         self.ctx = ctx
         self.sessions = sessions
         self.users = UserRepository(ctx.schema)
+        self.verification = verification
+        """The verification mail (auth.verification); None: no mail is ever sent."""
+
+    def _can_mail_verification(self) -> bool:
+        return self.verification is not None and self.verification.enabled
 
     def check_password_length(self, password: str, *, check_min: bool = True) -> None:
         length = utf16_length(password)
@@ -51,13 +64,21 @@ class EmailPasswordService:
         password: str,
         image: str | None,
         remember_me: bool,
+        callback_url: str | None = None,
     ) -> SignedIn:
+        """Create the user; signed in (a session) unless e-mail verification is required."""
         if self.ctx.settings.disable_sign_up:
             raise APIError(400, ErrorCode.EMAIL_PASSWORD_SIGN_UP_DISABLED)
         self.check_password_length(password)
         email = email.lower()
         exists = await self.users.email_exists(await db.conn(), email)
         await db.release()
+        # With verification required, an existing address gets the answer a new one gets (a
+        # synthetic user, no session), after the same hashing work: no enumeration (spec §8.3).
+        generic = self.ctx.settings.email_verification_required
+        if exists and generic:
+            await self.ctx.hasher.hash(password)
+            return SignedIn(user=_synthetic_user(name, email, image), session=None)
         if exists:
             raise APIError(422, ErrorCode.USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL)
         password_hash = await self.ctx.hasher.hash(password)
@@ -86,20 +107,34 @@ class EmailPasswordService:
                         "updated_at": now,
                     },
                 )
-                session = await self.sessions.create(
-                    conn, request, user["id"], remember_me=remember_me
-                )
+                session = None
+                if not generic:
+                    session = await self.sessions.create(
+                        conn, request, user["id"], remember_me=remember_me
+                    )
         except IntegrityError as exc:
             # A concurrent sign-up of the same address won the unique constraint.
+            if generic:
+                return SignedIn(user=_synthetic_user(name, email, image), session=None)
             raise APIError(422, ErrorCode.USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL) from exc
         except DBAPIError as exc:
             if is_rejected_value(exc):
                 raise APIError(422, ErrorCode.FAILED_TO_CREATE_USER) from exc
             raise
+        if self.ctx.settings.send_verification_on_sign_up and self._can_mail_verification():
+            assert self.verification is not None
+            self.verification.send_verification_mail(user, callback_url)
         return SignedIn(user=user, session=session)
 
     async def sign_in(
-        self, db: RequestDb, request: Request, *, email: str, password: str, remember_me: bool
+        self,
+        db: RequestDb,
+        request: Request,
+        *,
+        email: str,
+        password: str,
+        remember_me: bool,
+        callback_url: str | None = None,
     ) -> SignedIn:
         if not is_valid_email(email):
             raise APIError(400, ErrorCode.INVALID_EMAIL)
@@ -115,12 +150,25 @@ class EmailPasswordService:
         result = await self.ctx.hasher.verify(password_hash, password)
         if not result.ok:
             raise APIError(401, ErrorCode.INVALID_EMAIL_OR_PASSWORD)
-        if result.needs_rehash:
-            new_hash = await self.ctx.hasher.hash(password)
-            await self.users.set_password(await db.conn(), account_id, new_hash, utcnow())
-        session = await self.sessions.create(
-            await db.conn(), request, user["id"], remember_me=remember_me
-        )
+        settings = self.ctx.settings
+        if settings.email_verification_required and not user["email_verified"]:
+            if settings.email_verification_send_on_sign_in and self._can_mail_verification():
+                assert self.verification is not None
+                self.verification.send_verification_mail(user, callback_url)
+            raise APIError(403, ErrorCode.EMAIL_NOT_VERIFIED)
+        new_hash = await self.ctx.hasher.hash(password) if result.needs_rehash else None
+        async with db.transaction() as conn:
+            # The password may have changed while it was being verified (change-password, a
+            # reset): only the hash just checked opens a session, so none outlives a change that
+            # revoked the others, and a re-hash never writes back a replaced password.
+            current = await self.users.lock_password(
+                conn, account_id, for_update=new_hash is not None
+            )
+            if current != password_hash:
+                raise APIError(401, ErrorCode.INVALID_EMAIL_OR_PASSWORD)
+            if new_hash is not None:
+                await self.users.set_password(conn, account_id, new_hash, utcnow())
+            session = await self.sessions.create(conn, request, user["id"], remember_me=remember_me)
         return SignedIn(user=user, session=session)
 
     async def check_current_password(
@@ -159,3 +207,18 @@ class EmailPasswordService:
                 await self.sessions.repository.delete_all_for_user(conn, user_id)
                 session = await self.sessions.create(conn, request, user_id)
         return SignedIn(user=user, session=session)
+
+
+def _synthetic_user(name: str, email: str, image: str | None) -> dict[str, Any]:
+    """What sign-up answers for an address that is taken, in generic mode: a user that looks
+    new (and does not exist)."""
+    now = utcnow()
+    return {
+        "id": generate_id(),
+        "name": name,
+        "email": email,
+        "email_verified": False,
+        "image": image,
+        "created_at": now,
+        "updated_at": now,
+    }

@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from auth_service.auth.context import AuthContext
 from auth_service.auth.http import clear_session_cookie_lines, client_ip, session_cookie_lines
+from auth_service.auth.sessions.cache import SessionCache
 from auth_service.auth.sessions.repository import SessionRecord, SessionRepository
 from auth_service.core.clock import seconds, to_naive_utc, utcnow
 from auth_service.core.cookies import (
@@ -84,9 +85,10 @@ def read_cookie_session(ctx: AuthContext, request: Request) -> CookieSession:
 
 
 class SessionService:
-    def __init__(self, ctx: AuthContext) -> None:
+    def __init__(self, ctx: AuthContext, cache: SessionCache | None = None) -> None:
         self.ctx = ctx
         self.repository = SessionRepository(ctx.schema)
+        self.cache = cache
 
     async def create(
         self,
@@ -138,7 +140,7 @@ class SessionService:
         for the rare writes (deleting an expired session, the sliding refresh)."""
         if cookie.token is None:
             return Lookup(found=None)
-        record = await self.repository.find_with_user(db.database, cookie.token)
+        record = await self._find(db, cookie.token)
         if record is None:
             return Lookup(found=None, clear_cookies=self._clearing_lines(cookie))
         now = utcnow()
@@ -152,6 +154,18 @@ class SessionService:
                 return Lookup(found=None, clear_cookies=self._clearing_lines(cookie))
             resolved.cookies = self.sign_in_cookies(record.session, cookie, remember_me=True)
         return Lookup(found=resolved)
+
+    async def _find(self, db: RequestDb, token: str) -> SessionRecord | None:
+        cache = self.cache
+        if cache is None:
+            return await self.repository.find_with_user(db.database, token)
+        record = cache.get(token)
+        if record is None:
+            generation = cache.generation
+            record = await self.repository.find_with_user(db.database, token)
+            if record is not None:
+                cache.put(token, record, generation)
+        return record
 
     async def lookup_on_own_connection(self, cookie: CookieSession, *, refresh: bool) -> Lookup:
         """`lookup` for a plain endpoint, which has no request-scoped database dependency."""

@@ -99,6 +99,16 @@ class UserRepository:
         )
         return dict(row) if row is not None else None
 
+    async def lock_password(
+        self, conn: AsyncConnection, account_id: str, *, for_update: bool
+    ) -> str | None:
+        """The account's password hash, locked until the transaction ends (shared, or exclusive
+        when the caller is about to rewrite it), so it cannot change under the caller."""
+        query = select(self._a.c.password).where(self._a.c.id == account_id)
+        query = query.with_for_update() if for_update else query.with_for_update(read=True)
+        value = (await conn.execute(query)).scalar_one_or_none()
+        return str(value) if value is not None else None
+
     async def set_password(
         self, conn: AsyncConnection, account_id: str, password_hash: str, now: datetime
     ) -> None:

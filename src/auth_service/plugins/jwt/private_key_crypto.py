@@ -27,12 +27,33 @@ def _key(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-def encrypt_private_key(secret: str, private_jwk_json: str) -> str:
+def encrypt_hex(secret: str, plaintext: str) -> str:
+    """Better Auth's `symmetricEncrypt` with one secret: hex(nonce(24) || ciphertext || tag)."""
     nonce = secrets.token_bytes(NONCE_BYTES)
     sealed = crypto_aead_xchacha20poly1305_ietf_encrypt(
-        private_jwk_json.encode(), None, nonce, _key(secret)
+        plaintext.encode(), None, nonce, _key(secret)
     )
-    return json.dumps((nonce + sealed).hex())
+    return (nonce + sealed).hex()
+
+
+def decrypt_hex(secret: str, hex_text: str) -> str:
+    """Better Auth's `symmetricDecrypt`; raises ValueError when the text was not sealed with
+    `secret` (or is not hex)."""
+    if hex_text.startswith("$ba$"):
+        # Rotated secrets: `$ba$<version>$<hex>`; only the current secret is configured here.
+        hex_text = hex_text.rsplit("$", 1)[-1]
+    try:
+        raw = bytes.fromhex(hex_text)
+        plain = crypto_aead_xchacha20poly1305_ietf_decrypt(
+            raw[NONCE_BYTES:], None, raw[:NONCE_BYTES], _key(secret)
+        )
+        return plain.decode()
+    except (TypeError, CryptoError, UnicodeDecodeError) as exc:
+        raise ValueError("cannot decrypt: wrong secret or corrupted value") from exc
+
+
+def encrypt_private_key(secret: str, private_jwk_json: str) -> str:
+    return json.dumps(encrypt_hex(secret, private_jwk_json))
 
 
 def decrypt_private_key(secret: str, stored: str) -> str:
@@ -44,17 +65,12 @@ def decrypt_private_key(secret: str, stored: str) -> str:
         hex_text = json.loads(value) if value.startswith('"') else value
     except json.JSONDecodeError as exc:
         raise PrivateKeyDecryptionError("private key column is not a JSON string") from exc
-    if isinstance(hex_text, str) and hex_text.startswith("$ba$"):
-        # Rotated secrets: `$ba$<version>$<hex>`; only the current secret is configured here.
-        hex_text = hex_text.rsplit("$", 1)[-1]
     try:
-        raw = bytes.fromhex(hex_text)
-        plain = crypto_aead_xchacha20poly1305_ietf_decrypt(
-            raw[NONCE_BYTES:], None, raw[:NONCE_BYTES], _key(secret)
-        )
-    except (ValueError, TypeError, CryptoError) as exc:
+        if not isinstance(hex_text, str):
+            raise TypeError("private key column is not a JSON string")
+        return decrypt_hex(secret, hex_text)
+    except (ValueError, TypeError) as exc:
         raise PrivateKeyDecryptionError(
             "cannot decrypt a stored JWT signing key: BETTER_AUTH_SECRET differs from the one "
             "that encrypted it. Restore that secret, or rotate keys (`auth-service jwks rotate`)."
         ) from exc
-    return plain.decode()

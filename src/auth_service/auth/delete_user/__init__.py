@@ -1,0 +1,1 @@
+"""Account deletion: POST /delete-user and the mailed GET /delete-user/callback."""
