@@ -461,6 +461,14 @@ def main() -> None:
     ours_scrypt = Server(
         "auth-service (scrypt)", ours_cmd, {**ours_env, "PASSWORD_ALGORITHM": "scrypt"}, ROOT
     )
+    # The optional session cache (revocation by PostgreSQL notifications, README "Sessions").
+    ours_cached = Server(
+        "auth-service (session cache)",
+        ours_cmd,
+        {**ours_env, "SESSION_CACHE_SECONDS": "30"},
+        ROOT,
+        has_validate=True,
+    )
 
     base_scenarios = ["health", "signup", "signin", "session", "token"]
     cells: list[Cell] = []
@@ -471,6 +479,7 @@ def main() -> None:
     if args.only != "seed":
         plan.append((ours, ours_url, [*base_scenarios, "validate_session", "validate_jwt"]))
         plan.append((ours_scrypt, ours_url, ["signup", "signin"]))
+        plan.append((ours_cached, ours_url, ["session", "validate_session"]))
     for server, url, scenarios in plan:
         log(f"== {server.label}")
         result, info = bench_server(server, url, scenarios, conns, args)
