@@ -20,7 +20,13 @@ import httpx
 import pytest
 
 from tests.support.postgres import PostgresServer, create_database, drop_database, start_postgres
-from tests.support.server import LiveServer, start_server
+from tests.support.server import (
+    LiveServer,
+    keep_for_the_session,
+    module_servers,
+    start_server,
+    stop_module_servers,
+)
 
 TEST_SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 
@@ -42,16 +48,26 @@ def database_url(postgres: PostgresServer) -> Iterator[str]:
     drop_database(postgres, name)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _stop_the_module_servers() -> Iterator[None]:
+    """Servers started by `server_factory` in a module stop when it ends, so their idle pooled
+    connections do not pile up on the PostgreSQL server over the run (max_connections 100)."""
+    yield
+    stop_module_servers()
+
+
 @pytest.fixture(scope="session")
 def server_factory(
     postgres: PostgresServer, database_url: str
 ) -> Iterator[Callable[..., LiveServer]]:
-    """Start extra servers with their own settings; all are stopped at the end."""
+    """Start extra servers with their own settings; each is stopped at the end of the module
+    that started it (or of the run, for the kept ones)."""
     started: list[LiveServer] = []
 
     def factory(env: dict[str, str] | None = None, database: str | None = None) -> LiveServer:
         server = start_server(database or database_url, env or {}, secret=TEST_SECRET)
         started.append(server)
+        module_servers.append(server)
         return server
 
     yield factory
@@ -62,7 +78,7 @@ def server_factory(
 @pytest.fixture(scope="session")
 def live_server(server_factory: Callable[..., LiveServer]) -> LiveServer:
     """The default server: development mode, argon2id, the test secret."""
-    return server_factory()
+    return keep_for_the_session(server_factory())
 
 
 @pytest.fixture(scope="session")

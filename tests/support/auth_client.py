@@ -25,7 +25,7 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from tests.conftest import TEST_SECRET
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, keep_for_the_session
 
 API = "/api/auth"
 PASSWORD = "correct-horse-battery"
@@ -82,7 +82,7 @@ def shared_server(factory: Callable[..., LiveServer], env: Mapping[str, str]) ->
     """One server per distinct settings for the whole run (`server_factory` stops them)."""
     key = tuple(sorted(env.items()))
     if key not in _shared_servers:
-        _shared_servers[key] = factory(dict(env))
+        _shared_servers[key] = keep_for_the_session(factory(dict(env)))
     return _shared_servers[key]
 
 

@@ -49,6 +49,24 @@ class LiveServer:
                 self.process.wait()
 
 
+# Servers started by the tests' `server_factory` during the current module, and those kept for
+# the whole run (the default `live_server`, `shared_server`'s): see tests/conftest.py.
+module_servers: list[LiveServer] = []
+_kept: set[int] = set()
+
+
+def keep_for_the_session(server: LiveServer) -> LiveServer:
+    _kept.add(id(server))
+    return server
+
+
+def stop_module_servers() -> None:
+    while module_servers:
+        server = module_servers.pop()
+        if id(server) not in _kept:
+            server.stop()
+
+
 def start_server(
     database_url: str,
     extra_env: dict[str, str],

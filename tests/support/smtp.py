@@ -17,7 +17,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from tests.support.server import LiveServer, free_port
+from tests.support.server import LiveServer, free_port, keep_for_the_session
 
 LINK = re.compile(r"https?://\S+")
 
@@ -140,7 +140,7 @@ def mail_server(
     full = sink.env(**dict(env or {}))
     key = tuple(sorted(full.items()))
     if key not in _servers:
-        _servers[key] = factory(full)
+        _servers[key] = keep_for_the_session(factory(full))
     return _servers[key]
 
 

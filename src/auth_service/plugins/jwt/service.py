@@ -198,9 +198,16 @@ class JwtService:
         if cached is not None and now - cached[1] < reuse:
             return cached[0]
         token = await self.token_for_user(user)
-        self._recent_tokens[key] = (token, now)
-        if len(self._recent_tokens) > RECENT_TOKENS_MAX:
-            self._recent_tokens.popitem(last=False)
+        recent = self._recent_tokens
+        recent[key] = (token, now)
+        recent.move_to_end(key)
+        # Oldest first: drop what can no longer be reused, so the map holds only the tokens of
+        # the last JWT_HEADER_REUSE_SECONDS (and never more than RECENT_TOKENS_MAX).
+        while recent:
+            first_key, (_, issued) = next(iter(recent.items()))
+            if now - issued < reuse and len(recent) <= RECENT_TOKENS_MAX:
+                break
+            del recent[first_key]
         return token
 
     async def verify(self, token: str) -> dict[str, Any] | None:
@@ -218,9 +225,16 @@ class JwtService:
             del self._verified[token]
         claims_or_none = await self._verify_signature(token)
         if claims_or_none is not None and len(token) <= MAX_REMEMBERED_TOKEN_LENGTH:
-            self._verified[token] = (claims_or_none, pyjwt.get_unverified_header(token)["kid"])
-            if len(self._verified) > RECENT_TOKENS_MAX:
-                self._verified.popitem(last=False)
+            verified = self._verified
+            verified[token] = (claims_or_none, pyjwt.get_unverified_header(token)["kid"])
+            # Oldest first: drop expired tokens at the front (and keep at most
+            # RECENT_TOKENS_MAX), so expired tokens do not hold memory until pushed out.
+            now = time.time()
+            while verified:
+                first, (first_claims, _) = next(iter(verified.items()))
+                if first_claims["exp"] > now and len(verified) <= RECENT_TOKENS_MAX:
+                    break
+                del verified[first]
         return claims_or_none
 
     async def _verify_signature(self, token: str) -> dict[str, Any] | None:
