@@ -1,13 +1,14 @@
 """Password hashing: argon2id by default, Better Auth's scrypt read and optionally written.
 
-Hashing runs in a bounded thread pool (both argon2-cffi and hashlib.scrypt release the GIL),
-so a burst of sign-ins queues there instead of blocking the event loop.
+Hashing runs in a bounded thread pool (argon2-cffi and libsodium's scrypt, through PyNaCl's
+cffi bindings, release the GIL), so a burst of sign-ins queues there instead of blocking the
+event loop. scrypt is libsodium's rather than hashlib's (OpenSSL): the same bytes, measured
+about 1.5x faster at Better Auth's parameters (61 vs 95 ms a hash on this machine).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import secrets
 import unicodedata
@@ -18,6 +19,7 @@ from typing import Literal
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type as Argon2Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from nacl.bindings import crypto_pwhash_scryptsalsa208sha256_ll
 
 # Better Auth's scrypt parameters (spec §5).
 SCRYPT_N = 16384
@@ -33,15 +35,16 @@ def _normalise(password: str) -> bytes:
 
 def _scrypt_key(password: str, salt_hex: str) -> bytes:
     """Better Auth's derivation: the hex salt string itself, as ASCII bytes, is the salt."""
-    return hashlib.scrypt(
+    key: bytes = crypto_pwhash_scryptsalsa208sha256_ll(
         _normalise(password),
-        salt=salt_hex.encode(),
-        n=SCRYPT_N,
-        r=SCRYPT_R,
-        p=SCRYPT_P,
+        salt_hex.encode(),
+        SCRYPT_N,
+        SCRYPT_R,
+        SCRYPT_P,
         dklen=SCRYPT_DKLEN,
         maxmem=SCRYPT_MAXMEM,
     )
+    return key
 
 
 def scrypt_hash(password: str) -> str:
