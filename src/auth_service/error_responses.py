@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from auth_service.auth.http import json_response
+from auth_service.auth.http import add_cookies, json_response
 from auth_service.auth.router import BASE_PATH
 from auth_service.core.errors import APIError, ErrorCode
 from auth_service.db.engine import is_database_fault
@@ -26,8 +26,7 @@ def api_error_response(exc: APIError) -> Response:
     body = exc.body()
     if body is None:
         response = Response(status_code=exc.status)
-        for line in exc.cookies:
-            response.raw_headers.append((b"set-cookie", line.encode("latin-1")))
+        add_cookies(response, exc.cookies)
         return response
     return json_response(body, status=exc.status, cookies=exc.cookies)
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from tests.support.server import LiveServer, free_port, keep_for_the_session
+from tests.support.auth_client import shared_server
+from tests.support.server import LiveServer, free_port
 
 LINK = re.compile(r"https?://\S+")
 
@@ -130,18 +131,11 @@ def mail_sink(name: str = "default", *, delay: float = 0.0) -> SmtpSink:
     return _sinks[name]
 
 
-_servers: dict[tuple[tuple[str, str], ...], LiveServer] = {}
-
-
 def mail_server(
     factory: Callable[..., LiveServer], sink: SmtpSink, env: Mapping[str, str] | None = None
 ) -> LiveServer:
     """One auth server per (sink, settings) for the whole run, mailing through `sink`."""
-    full = sink.env(**dict(env or {}))
-    key = tuple(sorted(full.items()))
-    if key not in _servers:
-        _servers[key] = keep_for_the_session(factory(full))
-    return _servers[key]
+    return shared_server(factory, sink.env(**dict(env or {})))
 
 
 SUBJECT_VERIFY = "Verify your e-mail address"

@@ -32,9 +32,14 @@ def json_response(
         media_type="application/json",
         headers=dict(headers) if headers else None,
     )
-    for line in cookies:
-        response.raw_headers.append((b"set-cookie", line.encode("latin-1")))
+    add_cookies(response, cookies)
     return response
+
+
+def add_cookies(response: Response, lines: Iterable[str]) -> None:
+    """Append ready-made Set-Cookie lines (several may share a name, so not via `headers`)."""
+    for line in lines:
+        response.raw_headers.append((b"set-cookie", line.encode("latin-1")))
 
 
 def session_cookie_lines(

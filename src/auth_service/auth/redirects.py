@@ -7,13 +7,14 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from starlette.responses import Response
 
+from auth_service.auth.http import add_cookies
+
 
 def redirect_response(location: str, cookies: Iterable[str] = ()) -> Response:
     """Better Auth's redirect: 302, `Location`, empty body, JSON content type, cookies kept."""
     response = Response(status_code=302, media_type="application/json")
     response.headers["location"] = location
-    for line in cookies:
-        response.raw_headers.append((b"set-cookie", line.encode("latin-1")))
+    add_cookies(response, cookies)
     return response
 
 

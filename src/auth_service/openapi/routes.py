@@ -132,8 +132,10 @@ def document_bytes(app: FastAPI) -> bytes:
 @asynccontextmanager
 async def _check_coverage(app: FastAPI) -> AsyncIterator[None]:
     """Say at start-up which routes the catalog does not describe (they are still listed)."""
-    missing = [f"{method} {path}" for method, path in uncatalogued(app) if is_auth_path(path)] + [
-        f"{m} {p}" for m, p in uncatalogued(app) if p.startswith("/api/internal")
+    missing = [
+        f"{method} {path}"
+        for method, path in uncatalogued(app)
+        if is_auth_path(path) or path.startswith("/api/internal")
     ]
     if missing:
         log.warning(

@@ -14,6 +14,7 @@ from auth_service.auth.users.repository import (
     CREDENTIAL_PROVIDER,
     UserRepository,
     is_rejected_value,
+    new_user_row,
 )
 from auth_service.core.clock import utcnow
 from auth_service.core.errors import APIError, ErrorCode
@@ -78,20 +79,11 @@ class EmailPasswordService:
         generic = self.ctx.settings.email_verification_required
         if exists and generic:
             await self.ctx.hasher.hash(password)
-            return SignedIn(user=_synthetic_user(name, email, image), session=None)
+            return SignedIn(user=new_user_row(name, email, image), session=None)
         if exists:
             raise APIError(422, ErrorCode.USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL)
         password_hash = await self.ctx.hasher.hash(password)
-        now = utcnow()
-        user: dict[str, Any] = {
-            "id": generate_id(),
-            "name": name,
-            "email": email,
-            "email_verified": False,
-            "image": image,
-            "created_at": now,
-            "updated_at": now,
-        }
+        user = new_user_row(name, email, image)
         try:
             async with db.transaction() as conn:
                 await self.users.insert_user(conn, user)
@@ -103,8 +95,8 @@ class EmailPasswordService:
                         "provider_id": CREDENTIAL_PROVIDER,
                         "user_id": user["id"],
                         "password": password_hash,
-                        "created_at": now,
-                        "updated_at": now,
+                        "created_at": user["created_at"],
+                        "updated_at": user["updated_at"],
                     },
                 )
                 session = None
@@ -115,7 +107,7 @@ class EmailPasswordService:
         except IntegrityError as exc:
             # A concurrent sign-up of the same address won the unique constraint.
             if generic:
-                return SignedIn(user=_synthetic_user(name, email, image), session=None)
+                return SignedIn(user=new_user_row(name, email, image), session=None)
             raise APIError(422, ErrorCode.USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL) from exc
         except DBAPIError as exc:
             if is_rejected_value(exc):
@@ -207,18 +199,3 @@ class EmailPasswordService:
                 await self.sessions.repository.delete_all_for_user(conn, user_id)
                 session = await self.sessions.create(conn, request, user_id)
         return SignedIn(user=user, session=session)
-
-
-def _synthetic_user(name: str, email: str, image: str | None) -> dict[str, Any]:
-    """What sign-up answers for an address that is taken, in generic mode: a user that looks
-    new (and does not exist)."""
-    now = utcnow()
-    return {
-        "id": generate_id(),
-        "name": name,
-        "email": email,
-        "email_verified": False,
-        "image": image,
-        "created_at": now,
-        "updated_at": now,
-    }

@@ -31,6 +31,7 @@ from auth_service.auth.social.providers import (
     SocialProvider,
 )
 from auth_service.auth.social.repository import AccountRepository
+from auth_service.auth.users.repository import new_user_row
 from auth_service.auth.verification.service import EmailVerificationService
 from auth_service.core.clock import seconds, to_naive_utc, utcnow
 from auth_service.core.cookies import (
@@ -40,7 +41,7 @@ from auth_service.core.cookies import (
     verify_signed_value,
 )
 from auth_service.core.errors import APIError, ErrorCode
-from auth_service.core.ids import ALPHANUMERIC, generate_id, random_string
+from auth_service.core.ids import ALPHANUMERIC, random_string
 from auth_service.db.engine import RequestDb
 from auth_service.plugins.jwt.private_key_crypto import decrypt_hex, encrypt_hex
 
@@ -433,16 +434,9 @@ class SocialService:
             else:
                 if disable_sign_up:
                     return SignInOutcome(error=SIGNUP_DISABLED)
-                now = utcnow()
-                user = {
-                    "id": generate_id(),
-                    "name": profile.name,
-                    "email": email,
-                    "email_verified": profile.email_verified,
-                    "image": profile.image,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                user = new_user_row(
+                    profile.name, email, profile.image, email_verified=profile.email_verified
+                )
                 try:
                     async with db.transaction() as tx:
                         await self.accounts.insert_user(tx, user)

@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from auth_service.core.clock import as_db_time
+from auth_service.core.clock import as_db_time, utcnow
+from auth_service.core.ids import generate_id
 from auth_service.db.schema import Schema, by_key
 
 CREDENTIAL_PROVIDER = "credential"
@@ -23,6 +24,22 @@ def is_rejected_value(exc: DBAPIError) -> bool:
     """True when the database refused a value the client sent, not a fault of the service."""
     sqlstate = getattr(exc.orig, "sqlstate", None)
     return isinstance(sqlstate, str) and sqlstate[:2] in _REJECTED_VALUE_CLASSES
+
+
+def new_user_row(
+    name: str, email: str, image: str | None, *, email_verified: bool = False
+) -> dict[str, Any]:
+    """The row of a user about to be created: a new id, now as both timestamps."""
+    now = utcnow()
+    return {
+        "id": generate_id(),
+        "name": name,
+        "email": email,
+        "email_verified": email_verified,
+        "image": image,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 class UserRepository:
