@@ -69,6 +69,25 @@ async def _no_reset(_: asyncpg.Connection) -> None:
     return None
 
 
+@asynccontextmanager
+async def pooled_connection(
+    pool: asyncpg.Pool, acquire_timeout: float | None = None
+) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of a raw pool (one opened by `open_asyncpg_pool`, which skips the reset
+    round trip on release). A statement that ends in anything but a PostgreSQL error (a
+    timeout, a cancellation, a lost server) may leave the connection mid-protocol, which that
+    pool would hand out again ("another operation is in progress"): it is terminated instead,
+    and the pool opens a fresh one when needed."""
+    async with pool.acquire(timeout=acquire_timeout) as conn:
+        try:
+            yield conn
+        except asyncpg.PostgresError:
+            raise  # the server answered: the connection is in a known state
+        except BaseException:
+            conn.terminate()
+            raise
+
+
 class Database:
     """One engine for the process; connections are taken per request, lazily."""
 
@@ -137,7 +156,7 @@ class Database:
         pool = self._hot_pool or await self.hot_pool()
         # No acquire timeout: every query is bounded by command_timeout and every connect by
         # the connect timeout, so a waiting request is bounded too (and skips a timer).
-        async with pool.acquire() as conn:
+        async with pooled_connection(pool) as conn:
             row: asyncpg.Record | None = await conn.fetchrow(sql, *args)
             return row
 

@@ -14,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Table
 
 from auth_service.core.rate_limit.rules import Rule
-
-if TYPE_CHECKING:
-    from auth_service.db.engine import Database
+from auth_service.db.engine import Database, pooled_connection
 
 
 class RateLimitStore(Protocol):
@@ -114,7 +112,7 @@ class PostgresStore:
 
     async def consume(self, key: str, rule: Rule) -> int:
         pool = self._pool or await self._open()
-        async with pool.acquire(timeout=self._timeout) as conn:
+        async with pooled_connection(pool, self._timeout) as conn:
             return int(
                 await conn.fetchval(
                     self._consume_sql, key, rule.window_ms, rule.max, rule.full_retry
@@ -124,7 +122,7 @@ class PostgresStore:
     async def purge(self, older_than_ms: int) -> int:
         pool = self._pool or await self._open()
         deleted = 0
-        async with pool.acquire(timeout=self._timeout) as conn:
+        async with pooled_connection(pool, self._timeout) as conn:
             for _ in range(self.max_batches):
                 status = await conn.execute(self._purge_sql, older_than_ms, self.batch)
                 count = int(status.rsplit(" ", 1)[-1])  # "DELETE <n>"
